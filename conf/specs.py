@@ -1,0 +1,214 @@
+"""The schemas of conf/cluster.yaml, conf/sites/*/*.yaml and conf/subscriptions.yaml."""
+from __future__ import annotations
+
+import re
+
+from dataclasses import replace
+
+from conf.schema import Bool, Choice, Ctx, DictOf, ListOf, Num, Record, Str
+
+REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원",
+           "충북", "충남", "전북", "전남", "경북", "경남", "제주", "중앙")
+ORG_KINDS = ("province", "city", "agency", "ministry")
+BOARD_KINDS = ("press", "notice", "announcement", "legislation")
+DIRECTORY_FIELDS = ("department", "team", "position", "name", "phone", "duties", "email")
+POST_FIELDS = ("title", "date", "department", "body", "attachments", "post_id", "author")
+
+
+def _check_css(value: str) -> str | None:
+    from parsel.csstranslator import GenericTranslator
+
+    try:
+        GenericTranslator().css_to_xpath(value)
+    except Exception as exc:  # cssselect raises several kinds
+        return f"invalid CSS selector {value!r}: {exc}"
+    return None
+
+
+def _check_xpath(value: str) -> str | None:
+    from lxml import etree
+
+    try:
+        etree.XPath(value)
+    except etree.XPathSyntaxError as exc:
+        return f"invalid XPath {value!r}: {exc}"
+    return None
+
+
+def _check_regex(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"invalid regular expression {value!r}: {exc}"
+    return None
+
+
+def _check_cron(value: str) -> str | None:
+    parts = value.split()
+    if len(parts) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+", p) for p in parts):
+        return f"{value!r} is not a 5-field cron expression (minute hour day month weekday)"
+    return None
+
+
+def _check_url(value: str) -> str | None:
+    if not re.match(r"^https?://[^/\s]+", value):
+        return f"{value!r} is not an http(s) URL"
+    return None
+
+
+def _field_check(value: dict, path: tuple, ctx: Ctx) -> None:
+    if bool(value.get("css")) == bool(value.get("xpath")):
+        ctx.fail(path, "give exactly one of 'css' or 'xpath'")
+
+
+FIELD = Record(
+    fields={
+        "css": Str(help="CSS selector (parsel: ::text and ::attr(name) allowed)", check=_check_css),
+        "xpath": Str(help="XPath expression, instead of css", check=_check_xpath),
+        "attr": Str(help="take this attribute of the selected element instead of its text"),
+        "regex": Str(help="keep only the first group (or whole match) of this regular expression", check=_check_regex),
+        "template": Str(help="build the value from regex groups: {1}, {2}…; {0} is the whole value"),
+        "many": Bool(default=False, help="collect every match as a list (else the first)"),
+        "join": Str(default=None, nonempty=False, help="join many values into one text with this separator"),
+        "required": Bool(default=False, help="a row missing this field is reported as broken"),
+        "default": Str(default=None, nonempty=False, help="value when nothing matches"),
+    },
+    shorthand="css",
+    check=_field_check,
+    help="where a value is on the page",
+)
+
+REQUEST = Record(
+    fields={
+        "url": Str(help="absolute, or relative to base_url"),
+        "method": Choice(("GET", "POST"), default="GET"),
+        "formdata": DictOf(Str(nonempty=False), default={}, key_pattern=r".+",
+                           help="form fields sent with a POST"),
+    },
+    required=("url",),
+    shorthand="url",
+)
+
+PAGINATION = Record(
+    fields={
+        "next": replace(FIELD, help="link to the next list page"),
+        "param": Str(help="name of the page-number parameter (query for GET, form field for POST)"),
+        "method": Choice(("GET", "POST"), default="GET", help="how page-number pages are requested"),
+        "first": Num(integer=True, default=1, help="number of the first page"),
+        "last_page": replace(FIELD, help="where the number of the last page is written"),
+        "until_empty": Bool(default=False, help="keep requesting pages until one has no rows"),
+    },
+    help="how to reach the other list pages",
+)
+
+LIST = Record(
+    fields={
+        "rows": Str(help="CSS selector (or xpath: prefix) of one record on a list page"),
+        "expand_rowspan": Bool(default=False, help="copy rowspan/colspan cells into every row they cover before selecting"),
+        "fields": DictOf(FIELD, default={}, help="record fields read from each row"),
+        "page_fields": DictOf(FIELD, default={}, help="fields read once per page and given to every row"),
+        "skip": Str(default=None, help="rows matching this CSS selector (tested on the row) are skipped", check=_check_css),
+        "detail_link": replace(FIELD, help="link (or JavaScript argument) to the detail page"),
+        "follow": replace(FIELD, help="links to more list pages (organization trees)"),
+        "pagination": PAGINATION,
+    },
+    required=("rows",),
+    help="how to read a list page",
+)
+
+DETAIL = Record(
+    fields={"fields": DictOf(FIELD, default={}, help="fields read from the detail page")},
+    help="how to read a detail page (boards)",
+)
+
+
+def _check_rows_selector(value: str) -> str | None:
+    if value.startswith("xpath:"):
+        return _check_xpath(value[len("xpath:"):].strip())
+    return _check_css(value)
+
+
+LIST.fields["rows"] = Str(help=LIST.fields["rows"].help, check=_check_rows_selector)
+
+
+def _site_check(site: dict, path: tuple, ctx: Ctx) -> None:
+    kind = site["kind"]
+    fields = set(site["list"]["fields"]) | set(site["list"]["page_fields"])
+    if kind == "board":
+        if not site.get("board_kind"):
+            ctx.fail(path, "missing required field 'board_kind' (boards only)")
+        fields |= set((site.get("detail") or {}).get("fields") or {})
+        allowed = POST_FIELDS
+        if "title" not in fields:
+            ctx.fail(path + ("list", "fields"), "a board needs a 'title' field")
+    else:
+        allowed = DIRECTORY_FIELDS
+        if "name" not in fields and "duties" not in fields:
+            ctx.fail(path + ("list", "fields"), "a directory needs a 'name' or 'duties' field")
+        if site.get("detail") and site["detail"].get("fields"):
+            ctx.fail(path + ("detail",), "directories have no detail pages")
+    for section, names in (("fields", site["list"]["fields"]), ("page_fields", site["list"]["page_fields"])):
+        for name in names:
+            if name not in allowed:
+                ctx.fail(path + ("list", section, name), f"unknown {kind} field; allowed: {', '.join(allowed)}")
+    for name in ((site.get("detail") or {}).get("fields") or {}):
+        if name not in allowed:
+            ctx.fail(path + ("detail", "fields", name), f"unknown {kind} field; allowed: {', '.join(allowed)}")
+
+
+SITE = Record(
+    fields={
+        "name": Str(help="display name in Korean (e.g. 경상남도 직원검색)"),
+        "organization": Str(help="organization shown with every record (e.g. 경상남도)"),
+        "region": Choice(REGIONS, help="region, for filters"),
+        "org_kind": Choice(ORG_KINDS, default="province", help="province | city | agency | ministry"),
+        "kind": Choice(("directory", "board"), help="staff directory or board"),
+        "board_kind": Choice(BOARD_KINDS, default=None, help="press | notice | announcement | legislation (boards)"),
+        "base_url": Str(help="scheme and host (and port) of the site; other URLs may be relative to it", check=_check_url),
+        "encoding": Choice(("auto", "utf-8", "cp949", "euc-kr"), default="auto",
+                           help="page encoding; auto reads the header and meta tag, then tries UTF-8 and CP949"),
+        "verified": Bool(default=True, help="false for a real site whose selectors were not checked against the live site"),
+        "enabled": Bool(default=True, help="false leaves the site out of crawls"),
+        "schedule": Str(default=None, check=_check_cron, help="cron expression (Asia/Seoul); default from cluster.yaml"),
+        "interval": Num(minimum=0.0, default=None, help="seconds between two requests to this host, cluster-wide; default from cluster.yaml"),
+        "obey_robots": Bool(default=True, help="honour robots.txt (and its Crawl-delay)"),
+        "max_pages": Num(integer=True, minimum=1, default=5000, help="stop a run after this many pages (trap guard)"),
+        "max_depth": Num(integer=True, minimum=1, default=50, help="stop following links deeper than this"),
+        "start": ListOf(REQUEST, min_items=1, single_ok=True, help="first request(s) of a run"),
+        "list": LIST,
+        "detail": DETAIL,
+    },
+    required=("name", "organization", "region", "kind", "base_url", "start", "list"),
+    check=_site_check,
+)
+
+
+CLUSTER = Record(
+    fields={
+        "redis_url": Str(default=None, help="redis://host:port/db of the cluster's Redis; empty starts an embedded private one. The password comes from NUGO_REDIS_PASSWORD"),
+        "data_dir": Str(default="var", help="where the embedded Redis, the index and the feeds live (relative to the project)"),
+        "key_prefix": Str(default="nugo", pattern=r"[a-z0-9_-]+", help="prefix of every Redis key"),
+        "sites_dirs": ListOf(Str(), default=["sites/farm"], single_ok=True, help="folders of site YAML files, relative to conf/"),
+        "subscriptions": Str(default="subscriptions.yaml", help="subscription file (or folder of files), relative to conf/"),
+        "timezone": Str(default="Asia/Seoul"),
+        "directory_schedule": Str(default="0 1 * * *", check=_check_cron, help="default schedule of directory crawls"),
+        "board_schedule": Str(default="*/30 * * * *", check=_check_cron, help="default schedule of board crawls"),
+        "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),
+        "lease_seconds": Num(minimum=1, default=120, help="a fetched request not acknowledged within this time goes back to the queue"),
+        "download_timeout": Num(minimum=1, default=30, help="seconds before a request times out"),
+        "retries": Num(integer=True, minimum=0, default=3, help="retries of a failing request"),
+        "max_page_bytes": Num(integer=True, minimum=1024, default=5_000_000, help="larger pages are skipped with a logged reason"),
+        "healthy_ratio": Num(minimum=0.0, maximum=1.0, default=0.5, help="a directory run is healthy when it has at least this share of the previous row count"),
+        "user_agent": Str(default="nugo-bot/0.1 (+staff directory search for public officials)"),
+        "web": Record(fields={
+            "host": Str(default="127.0.0.1"),
+            "port": Num(integer=True, minimum=0, maximum=65535, default=8080),
+            "base_url": Str(default=None, help="public URL of the web service, for feed links"),
+        }, default={"host": "127.0.0.1", "port": 8080, "base_url": None}),
+        "smtp": Record(fields={
+            "host": Str(default="localhost"),
+            "port": Num(integer=True, default=25),
+            "sender": Str(default="nugo@localhost"),
+        }, default={"host": "localhost", "port": 25, "sender": "nugo@localhost"}),
+    },
+)

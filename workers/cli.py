@@ -1,0 +1,139 @@
+"""`nugo`: one entry point with a subcommand for every job."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from conf.yamlsource import ConfigError
+
+DESCRIPTION = """누고 (직원 업무 검색) · 어딨노 (키워드 브리핑) — 명령 모음.
+Staff directory search and keyword briefing for Korean public officials."""
+
+
+def cmd_check_config(args) -> int:
+    from conf.loader import check_config, default_variables
+
+    variables = default_variables()
+    variables.setdefault("FARM_PORT", "0")  # farm sites validate without a running farm
+    problems, count = check_config(args.conf, variables)
+    if problems:
+        print(f"설정 오류 {len(problems)}건:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"설정 정상: 사이트 {count}개 확인")
+    return 0
+
+
+def cmd_redis(args) -> int:
+    from conf.embedded_redis import EmbeddedRedis
+    from conf.loader import load_cluster
+
+    cluster = load_cluster(args.conf)
+    if cluster.redis_url:
+        print(f"클러스터 Redis 사용 중: {cluster.redis_url} (내장 Redis는 쓰지 않습니다)")
+        return 0
+    server = EmbeddedRedis(cluster.data_path / "redis")
+    if args.action == "start":
+        server.ensure()
+        print(f"내장 Redis 실행 중: 127.0.0.1:{server.port} (pid {server.pid}, 데이터 {server.data_dir})")
+    elif args.action == "stop":
+        if server.attach():
+            server.stop()
+            print("내장 Redis를 멈췄습니다.")
+        else:
+            print("실행 중인 내장 Redis가 없습니다.")
+    else:
+        if server.attach():
+            print(f"실행 중: 127.0.0.1:{server.port} (pid {server.pid})")
+        else:
+            print("멈춰 있음")
+            return 1
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_farm(args) -> int:
+    from tests.farm import Farm
+
+    with Farm(seed=args.seed, scale=args.scale, port=args.port) as farm:
+        print(json.dumps({"port": farm.port, "sites": farm.sites}, ensure_ascii=False), flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from conf.connection import redis_url
+    from conf.loader import load_cluster
+    from tests.farm import Farm
+
+    cluster = load_cluster(args.conf)
+    url = redis_url(cluster)
+    with Farm(seed=args.seed, port=args.port) as farm:
+        print("누고 데모")
+        print(f"  Redis      : {url.split('@')[-1]}")
+        print(f"  사이트 농장: 포트 {farm.port}, 사이트 {len(farm.sites)}개")
+        for site in farm.sites:
+            print(f"    {site['id']:<20} {site['base_url']}  ({site['organization']})")
+        print(f"  다른 창에서: NUGO_FARM_PORT={farm.port} nugo check-config")
+        print("Ctrl+C로 멈춥니다.", flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nugo", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conf", help="cluster.yaml 경로 (기본: conf/cluster.yaml 또는 NUGO_CONF)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="자세한 로그")
+    sub = parser.add_subparsers(dest="command", metavar="명령")
+    sub.required = True
+
+    p = sub.add_parser("check-config", help="모든 설정 파일 검사 (파일·줄·항목 단위로 오류 표시)")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("redis", help="내장 Redis 시작/중지/상태")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.set_defaults(func=cmd_redis)
+
+    p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
+    p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")
+    p.add_argument("--scale", choices=("demo", "large"), default="demo", help="demo: 17개 시도+게시판, large: 벤치마크용")
+    p.add_argument("--port", type=int, default=0, help="포트 (기본: 빈 포트)")
+    p.set_defaults(func=cmd_farm)
+
+    p = sub.add_parser("demo", help="데모: 내장 Redis와 사이트 농장을 띄우고 위치를 알려 줍니다")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"설정 오류 {len(exc.problems)}건:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
