@@ -170,6 +170,9 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
             continue
         if not any(values.get(name) for name in listing["fields"]):
             continue  # spacer or empty row
+        if spec["kind"] == "directory" and not (values.get("name") or values.get("duties")):
+            result.problems.append(f"{url}: row {index + 1}: neither name nor duties; skipped")
+            continue
         result.row_count += 1
         if spec["kind"] == "directory":
             result.records.append(staff_record(spec, url, values, site_id))
