@@ -125,8 +125,11 @@ class EmbeddedRedis:
     def stop(self, timeout: float = 15.0) -> None:
         """Shut down cleanly (AOF flushed); the state file is removed."""
         if self.pid and _alive(self.pid):
-            try:
-                self.client(socket_timeout=5).shutdown(nosave=False)
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            try:  # no retries: the connection is expected to drop
+                self.client(socket_timeout=5, retry=Retry(NoBackoff(), 0)).shutdown(nosave=False)
             except Exception:
                 pass
             if not _wait_dead(self.pid, timeout):
