@@ -132,7 +132,7 @@ def extract_field(sel: Selector, spec: dict) -> Any:
             found = re.search(spec["regex"], value)
             if not found:
                 continue
-            groups = [found.group(0), *found.groups()]
+            groups = [found.group(0), *(g or "" for g in found.groups())]
             value = found.group(1) if found.groups() else found.group(0)
         else:
             groups = [value]
@@ -158,6 +158,7 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
     sel = page_selector(text, listing.get("expand_rowspan"))
     result = PageResult()
     site_id = getattr(site, "id", None) or spec.get("id", "")
+    seen_details: set[str] = set()
     page_values = {name: extract_field(sel, f) for name, f in listing["page_fields"].items()}
     for index, row in enumerate(select(sel, listing["rows"])):
         if listing.get("skip") and row.css(listing["skip"]):
@@ -179,11 +180,17 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
             continue
         link = extract_field(row, listing["detail_link"]) if listing.get("detail_link") else None
         if link and not link.lower().startswith("javascript:"):
-            detail = make_request(urljoin(url, link), role="detail", depth=request["meta"].get("depth", 0) + 1)
+            detail_url = urljoin(url, link)
+            if detail_url in seen_details:
+                continue  # the same post linked twice in one row or page (thumbnail and title)
+            seen_details.add(detail_url)
+            detail = make_request(detail_url, role="detail", depth=request["meta"].get("depth", 0) + 1)
             result.details.append((detail, values))
         elif link:
             result.problems.append(f"{url}: row {index + 1}: detail link {link!r} needs a regex/template")
         else:
+            if listing.get("detail_link"):
+                result.problems.append(f"{url}: row {index + 1}: no detail link; the post is kept with list fields only")
             result.records.append(post_record(spec, url, values, {}, site_id))
     depth = request["meta"].get("depth", 0) + 1
     if listing.get("follow"):
