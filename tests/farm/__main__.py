@@ -1,0 +1,44 @@
+"""python -m tests.farm: run the site farm in the foreground; prints one JSON line, serves until SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from tests.farm import Farm, FarmConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.farm", description=__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scale", choices=("demo", "large"), default="demo")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--faults", default=None,
+                        help='JSON: switches for every site, or {"site id": {switches}}, e.g. \'{"seoul": {"failure_rate": 0.3}}\'')
+    parser.add_argument("--write-sites", metavar="DIR", help="also write this farm's site definitions (YAML) into DIR")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+
+    farm = Farm(FarmConfig(seed=args.seed, scale=args.scale, port=args.port,
+                           faults=json.loads(args.faults) if args.faults else None))
+    if args.write_sites:
+        farm.write_site_definitions(args.write_sites)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    farm.start()
+    try:
+        print(json.dumps({"port": farm.port, "sites": farm.sites}, ensure_ascii=False), flush=True)
+        while not done.wait(1.0):
+            pass
+    finally:
+        farm.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
