@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as date_parser
 
 SEOUL = ZoneInfo("Asia/Seoul")
-_TIME = r"(?:\s*(?:\(\w\))?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_TIME = r"(?:(?:\s*|T)(?:\(\w\))?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _PATTERNS = [
     re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일" + _TIME),
     re.compile(r"(?<!\d)(\d{4})\s*[.\-/]\s*(\d{1,2})\s*[.\-/]\s*(\d{1,2})\.?" + _TIME),

@@ -8,6 +8,8 @@ import socket
 import time
 from typing import Any
 
+import redis
+
 from scrapy import Request, Spider
 from scrapy.dupefilters import BaseDupeFilter
 
@@ -87,7 +89,11 @@ class LeasedQueue:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{spider.name}"
 
     def __len__(self) -> int:
-        return self.frontier.queued()
+        try:
+            return self.frontier.queued()
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            self._redis_down(exc)
+            return 0
 
     def push(self, request: Request) -> bool:
         """Queue a request of the run named in request.meta["run_id"] (dont_filter -> no dedup)."""
@@ -102,7 +108,11 @@ class LeasedQueue:
         """Lease the next ready request; with timeout > 0 wait for one up to timeout seconds."""
         deadline = time.monotonic() + max(0.0, timeout or 0.0)
         while True:
-            lease = self.frontier.lease(self.worker)
+            try:
+                lease = self.frontier.lease(self.worker)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                self._redis_down(exc)
+                return None
             if lease is not None:
                 try:
                     return request_from_lease(lease, self.spider)
@@ -115,6 +125,13 @@ class LeasedQueue:
                 return None
             hint = self.frontier.wait_hint()
             time.sleep(min(left, 0.5 if hint is None else max(hint, 0.01)))
+
+    def _redis_down(self, exc: Exception) -> None:
+        """Redis restarting or unreachable: wait it out; leases in flight come back when they expire."""
+        now = time.monotonic()
+        if now - getattr(self, "_last_down_log", 0.0) > 10:
+            logger.warning("Redis unreachable (%s): waiting for it to come back", exc)
+            self._last_down_log = now
 
     def clear(self) -> None:
         """Never clears: the frontier is shared by every worker (scrapy-redis #149)."""

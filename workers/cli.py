@@ -91,6 +91,70 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _load_sites(cluster, names: list[str], kind: str | None):
+    from conf.loader import default_variables, load_sites
+
+    sites = load_sites(cluster.sites_paths, default_variables())
+    if names:
+        unknown = [n for n in names if n not in sites]
+        if unknown:
+            raise SystemExit(f"알 수 없는 사이트: {', '.join(unknown)} (가능: {', '.join(sorted(sites))})")
+        chosen = [sites[n] for n in names]
+    else:
+        chosen = [s for s in sites.values() if s["enabled"]]
+    return [s for s in chosen if kind in (None, s["kind"])]
+
+
+def cmd_worker(args) -> int:
+    from conf.connection import redis_url
+    from conf.loader import load_cluster
+    from crawlers.worker import start_workers
+
+    cluster = load_cluster(args.conf)
+    url = redis_url(cluster)
+    procs = start_workers(args.n, url, conf=args.conf, exit_when_idle=args.exit_when_idle, concurrency=args.concurrency)
+    print(f"크롤 작업자 {len(procs)}개 시작 (pid {', '.join(str(p.pid) for p in procs)}). Ctrl+C로 멈춥니다.", flush=True)
+    try:
+        for proc in procs:
+            proc.wait()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait()
+    return 0
+
+
+def cmd_crawl(args) -> int:
+    from conf.connection import connect, redis_url
+    from conf.loader import load_cluster
+    from crawlers.frontier import Frontier
+    from crawlers.progress import live_printer, summary_table, wait_for_runs
+    from crawlers.seed import seed_sites
+    from crawlers.worker import start_workers
+
+    cluster = load_cluster(args.conf)
+    sites = _load_sites(cluster, args.sites, args.kind)
+    if not sites:
+        print("크롤할 사이트가 없습니다.", file=sys.stderr)
+        return 1
+    url = redis_url(cluster)
+    client = connect(url)
+    runs = seed_sites(client, cluster, sites)
+    print(f"크롤 시작: 사이트 {len(runs)}개", flush=True)
+    procs = start_workers(args.workers, url, conf=args.conf, exit_when_idle=True) if args.workers else []
+    if not args.watch:
+        return 0
+    frontier = Frontier(client, cluster.key_prefix, cluster.lease_seconds)
+    try:
+        final = wait_for_runs(frontier, list(runs.values()), timeout=args.timeout, on_tick=live_printer())
+    finally:
+        for proc in procs:
+            proc.terminate()
+    print("\n" + summary_table(final))
+    return 0 if all(r.get("status") == "finished" for r in final.values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nugo", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("redis", help="내장 Redis 시작/중지/상태")
     p.add_argument("action", choices=("start", "stop", "status"))
     p.set_defaults(func=cmd_redis)
+
+    p = sub.add_parser("worker", help="이 PC에서 크롤 작업자 N개 실행 (공유 Redis 큐에서 요청을 가져옴)")
+    p.add_argument("-n", type=int, default=2, help="작업자 프로세스 수 (기본 2)")
+    p.add_argument("--concurrency", type=int, default=16, help="작업자당 동시 요청 수 (사이트별 간격은 클러스터 전체에서 지켜짐)")
+    p.add_argument("--exit-when-idle", action="store_true", help="큐가 비면 종료")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("crawl", help="사이트 크롤 시작 (사이트 지정, 또는 전체) 및 진행 상황 표시")
+    p.add_argument("sites", nargs="*", help="사이트 id (생략하면 전체)")
+    p.add_argument("--kind", choices=("directory", "board"), help="직원 명부만 또는 게시판만")
+    p.add_argument("--workers", type=int, default=0, help="이 PC에서 작업자도 함께 실행 (끝나면 종료)")
+    p.add_argument("--no-watch", dest="watch", action="store_false", help="시작만 하고 기다리지 않음")
+    p.add_argument("--timeout", type=float, default=None, help="기다릴 최대 시간(초)")
+    p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
     p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")

@@ -148,7 +148,7 @@ class Farm:
 
     # ------------------------------------------------------------ requests
     def request_log(self) -> list[tuple[str, float, str, str]]:
-        """(host, time.monotonic(), method, path) of every request received, oldest first."""
+        """(host, time.monotonic() of arrival (kernel receive timestamp), method, path) of every request."""
         return list(self._log)
 
     def clear_request_log(self) -> None:
@@ -158,8 +158,8 @@ class Farm:
         if seconds > 0 and self._server is not None:
             self._server.stopping.wait(seconds)
 
-    def _app(self, host: str, method: str, target: str, headers, body: bytes):
-        self._log.append((host, time.monotonic(), method, target))
+    def _app(self, host: str, method: str, target: str, headers, body: bytes, arrived: float | None = None):
+        self._log.append((host, arrived if arrived is not None else time.monotonic(), method, target))
         site = self._by_host.get(host)
         if site is None:
             return Response(status=404, body=b"no such site", content_type="text/plain")

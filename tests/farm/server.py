@@ -6,6 +6,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
@@ -13,8 +14,9 @@ from tests.farm.site import Response
 
 logger = logging.getLogger(__name__)
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value
 RESET = object()  # returned by the application: close the connection without any response
-App = Callable[[str, str, str, dict, bytes], "Response | object"]
+App = Callable[[str, str, str, dict, bytes, "float | None"], "Response | object"]
 
 
 def bind_all(hosts: list[str], port: int = 0, attempts: int = 50) -> tuple[int, list[socket.socket]]:
@@ -27,6 +29,10 @@ def bind_all(hosts: list[str], port: int = 0, attempts: int = 50) -> tuple[int, 
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sockets.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:  # inherited by accepted sockets, so even a connection's first request is timestamped
+                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                except OSError:
+                    pass
                 sock.bind((host, chosen))
                 chosen = sock.getsockname()[1]
             for sock in sockets:
@@ -47,6 +53,25 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 30  # idle keep-alive connections end after this
 
+    def setup(self):
+        super().setup()
+        try:  # kernel receive timestamps: the request log records when bytes arrived, not when a thread woke up
+            self.connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            pass
+
+    def handle_one_request(self):
+        self.arrived = None
+        try:
+            data, ancillary, _, _ = self.connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+        except (OSError, ValueError):
+            data, ancillary = b"", []
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanos = struct.unpack("qq", payload[:16])
+                self.arrived = seconds + nanos / 1e9 - (time.time() - time.monotonic())
+        super().handle_one_request()
+
     def do_GET(self):
         self._dispatch("GET")
 
@@ -60,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         host = self.connection.getsockname()[0]
-        response = self.server.app(host, method, self.path, self.headers, body)
+        response = self.server.app(host, method, self.path, self.headers, body, getattr(self, "arrived", None))
         if response is RESET:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True

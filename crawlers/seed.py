@@ -1,0 +1,56 @@
+"""Start a crawl run of a site: robots.txt, politeness interval, first requests."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from conf.loader import Cluster, Site
+from crawlers.extract import start_requests
+from crawlers.frontier import Frontier
+from crawlers.robots import RobotsCache, crawl_delay, fetch_robots, store_robots
+
+logger = logging.getLogger(__name__)
+
+
+def seed_site(client, cluster: Cluster, site: Site) -> str:
+    """Begin a run of `site` (or return its run already in progress); returns the run id."""
+    frontier = Frontier(client, cluster.key_prefix, cluster.lease_seconds)
+    requests = start_requests(site)
+    interval = site.get("interval", cluster.default_interval)
+    for host in sorted({urlsplit(site["base_url"]).netloc} | {urlsplit(r["url"]).netloc for r in requests}):
+        host_interval = interval
+        if site["obey_robots"]:
+            text = fetch_robots(f"{urlsplit(site['base_url']).scheme}://{host}", cluster.user_agent,
+                                timeout=min(10.0, cluster.download_timeout))
+            store_robots(client, cluster.key_prefix, host, text)
+            delay = crawl_delay(text, cluster.user_agent) if text else None
+            if delay and delay > host_interval:
+                logger.info("%s asks for Crawl-delay %.1f s: using it", host, delay)
+                host_interval = delay
+        frontier.set_interval(host, host_interval)
+    run_id = frontier.start_run(site.id, site.to_json(), kind=site["kind"])
+    if frontier.pending(run_id):
+        return run_id  # already running
+    robots = RobotsCache(client, cluster.key_prefix, cluster.user_agent) if site["obey_robots"] else None
+    queued = 0
+    for request in requests:
+        request["meta"]["run_id"] = run_id
+        if robots and not robots.allowed(request["url"]):
+            frontier.note_error(run_id, request["url"], "start URL disallowed by robots.txt")
+            continue
+        queued += frontier.push(run_id, request)
+    if not queued:
+        frontier.cancel_run(run_id, "no start request could be queued")
+    logger.info("run %s of %s started with %d request(s)", run_id, site.id, queued)
+    return run_id
+
+
+def seed_sites(client, cluster: Cluster, sites: list[Site]) -> dict[str, str]:
+    """Seed several sites; a site that fails to seed is logged and skipped, never stopping the others."""
+    runs = {}
+    for site in sites:
+        try:
+            runs[site.id] = seed_site(client, cluster, site)
+        except Exception as exc:
+            logger.error("could not start a run of %s: %s", site.id, exc)
+    return runs

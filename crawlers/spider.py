@@ -1,0 +1,270 @@
+"""The one generic spider: leases requests from the Redis frontier and handles them by the site's YAML."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from typing import Any
+from urllib.parse import urljoin
+
+import redis
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task, threads
+
+from conf.loader import Site
+from crawlers.encoding import decode_page
+from crawlers.extract import make_request, parse_detail, parse_list, post_record
+from crawlers.frontier import Frontier
+from crawlers.politeness import SendGate
+from crawlers.queue import jsonable_meta
+from crawlers.robots import RobotsCache
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
+MAX_REDIRECTS = 5
+
+
+def collected_key(prefix: str, site_id: str) -> str:
+    """Detail pages already collected for a board: recrawls skip them."""
+    return f"{prefix}:collected:{site_id}"
+
+
+def validators_key(prefix: str, site_id: str) -> str:
+    """ETag / Last-Modified of list pages, for conditional GET on recrawls."""
+    return f"{prefix}:validators:{site_id}"
+
+
+class FrontierSpider(scrapy.Spider):
+    """Fetches whatever the frontier leases, for any site, and acknowledges it when done."""
+
+    name = "nugo"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._sites: dict[str, Site] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.client = redis.Redis.from_url(settings["REDIS_URL"])
+        spider.prefix = settings.get("NUGO_REDIS_PREFIX", "nugo")
+        spider.frontier = Frontier(spider.client, spider.prefix, settings.getfloat("NUGO_LEASE_SECONDS", 120))
+        spider.retries = settings.getint("NUGO_RETRIES", 3)
+        spider.exit_when_idle = settings.getbool("NUGO_EXIT_WHEN_IDLE", False)
+        spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
+                                    slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 30)
+        spider.robots = RobotsCache(spider.client, spider.prefix, settings.get("USER_AGENT", "nugo"))
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        return spider
+
+    async def start(self):
+        """No start requests: work comes from the frontier."""
+        return
+        yield  # pragma: no cover
+
+    # --- engine wake-up: the frontier knows when the next host becomes ready ---------------
+
+    def _opened(self, spider):
+        self._waker = task.LoopingCall(self._wake)
+        self._waker.start(0.05, now=False)
+
+    def _closed(self, spider, reason):
+        if getattr(self, "_waker", None) and self._waker.running:
+            self._waker.stop()
+
+    def _wake(self):
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None:
+            slot.nextcall.schedule()
+
+    def _idle(self, spider):
+        try:
+            if self.exit_when_idle and self.frontier.queued() == 0 and self.frontier.in_flight() == 0:
+                return  # let the spider close
+        except redis.RedisError as exc:
+            logger.warning("Redis unreachable while idle: %s", exc)
+        raise DontCloseSpider
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def site_for(self, run_id: str) -> Site:
+        site = self._sites.get(run_id)
+        if site is None:
+            site = Site.from_json(self.frontier.run_site(run_id))
+            if len(self._sites) > 256:
+                self._sites.clear()
+            self._sites[run_id] = site
+        return site
+
+    @staticmethod
+    def lease_of(meta: dict) -> dict:
+        return meta["lease"]
+
+    def push(self, run_id: str, site: Site, request: dict, *, dedup: bool = True, delay: float = 0.0) -> bool:
+        """Queue a follow-up request, within the site's robots, depth and page limits."""
+        meta = request["meta"]
+        if meta.get("depth", 0) > site["max_depth"]:
+            self.frontier.note_error(run_id, request["url"], f"depth cap {site['max_depth']} reached; not followed")
+            return False
+        if dedup and not self.robots.allowed(request["url"]):
+            self.frontier.add_stats(run_id, robots_skipped=1)  # a rule followed, not an error
+            return False
+        run = self.frontier.run(run_id) or {}
+        if dedup and int(run.get("pushed", 0)) >= site["max_pages"]:
+            if not run.get("capped"):
+                self.frontier.note_error(run_id, request["url"], f"page cap {site['max_pages']} reached; crawl stopped growing")
+                self.frontier.add_stats(run_id, capped=1)
+            return False
+        pushed = self.frontier.push(run_id, request, dedup=dedup, delay=delay)
+        if pushed and dedup:
+            self.frontier.add_stats(run_id, pushed=1)
+        return pushed
+
+    def child(self, request: dict, parent_meta: dict) -> dict:
+        """Carry the run's bookkeeping into a follow-up request."""
+        request["meta"] = {**request["meta"], "run_id": parent_meta["run_id"]}
+        return request
+
+    def retry_or_fail(self, meta: dict, request: dict, reason: str) -> None:
+        run_id = meta["run_id"]
+        attempt = meta.get("retry", 0) + 1
+        site = self.site_for(run_id)
+        if attempt <= self.retries:
+            again = {**request, "meta": {**request["meta"], "retry": attempt}}
+            self.frontier.push(run_id, again, dedup=False, delay=min(60.0, 0.5 * 2 ** (attempt - 1)))
+            self.frontier.ack(self.lease_of(meta)["id"], retries=1)
+            logger.info("retry %d/%d of %s (%s)", attempt, self.retries, request["url"], reason)
+        else:
+            self.frontier.note_error(run_id, request["url"], f"{reason} (after {self.retries} retries)")
+            self.frontier.ack(self.lease_of(meta)["id"], failed=1)
+            logger.warning("giving up on %s [%s]: %s", request["url"], site.id, reason)
+
+    # --- callbacks ----------------------------------------------------------------------------
+
+    async def parse(self, response, **kwargs: Any):
+        """Process the response in a thread: parsing never blocks the reactor, so sends stay on time."""
+        await maybe_deferred_to_future(threads.deferToThread(self.process_response, response))
+        return
+        yield  # pragma: no cover - an async generator that yields nothing: work leaves through Redis
+
+    def process_response(self, response) -> None:
+        meta = response.meta
+        run_id = meta["run_id"]
+        request = original_request(response.request)
+        lease_id = self.lease_of(meta)["id"]
+        try:
+            site = self.site_for(run_id)
+            status = response.status
+            if status in (301, 302, 303, 307, 308):
+                self.follow_redirect(site, meta, request, response)
+                return
+            if status == 304:
+                self.replay_unchanged(site, request)
+                self.frontier.ack(lease_id, pages=1, not_modified=1)
+                return
+            if status in RETRY_STATUSES:
+                self.retry_or_fail(meta, request, f"HTTP {status}")
+                return
+            if status >= 400:
+                self.frontier.note_error(run_id, request["url"], f"HTTP {status}")
+                self.frontier.ack(lease_id, failed=1)
+                return
+            text, _ = decode_page(response.body, response.headers.get("Content-Type", b"").decode("latin-1"), site["encoding"])
+            role = request["meta"].get("role", "list")
+            items = self.handle_list(site, request, text, response) if role == "list" else self.handle_detail(site, request, text)
+            for item in items:
+                item["run_id"] = run_id
+            if items:
+                self.frontier.emit(run_id, items)
+            self.frontier.ack(lease_id, pages=1, bytes=len(response.body))
+        except Exception as exc:  # one broken page must never stop the worker
+            logger.exception("failed to process %s", response.url)
+            self.frontier.note_error(run_id, response.url, f"processing error: {type(exc).__name__}: {exc}")
+            self.frontier.ack(lease_id, failed=1)
+
+    def handle_list(self, site: Site, request: dict, text: str, response) -> list[dict]:
+        run_id = request["meta"]["run_id"]
+        result = parse_list(site, request, text)
+        for problem in result.problems[:5]:
+            self.frontier.note_error(run_id, request["url"], problem)
+        if site["kind"] == "board":
+            self.remember_validators(site, request, response, result)
+        self.queue_children(site, request, result.details, result.lists)
+        if result.row_count == 0 and not result.lists and request["meta"].get("depth", 0) == 0:
+            self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
+        return result.records
+
+    def queue_children(self, site: Site, request: dict, details: list, lists: list) -> None:
+        run_id = request["meta"]["run_id"]
+        collected = collected_key(self.prefix, site.id)
+        for detail, values in details:
+            if self.client.sismember(collected, detail["url"]):
+                continue  # collected by an earlier run
+            detail["meta"]["list_values"] = values
+            self.push(run_id, site, self.child(detail, request["meta"]))
+        for follow in lists:
+            self.push(run_id, site, self.child(follow, request["meta"]))
+
+    def replay_unchanged(self, site: Site, request: dict) -> None:
+        """A 304: the page is as last time; queue what it linked to that is still missing."""
+        raw = self.client.hget(validators_key(self.prefix, site.id), request["url"])
+        if raw:
+            cached = json.loads(raw)
+            self.queue_children(site, request, cached.get("details", []), cached.get("lists", []))
+
+    def handle_detail(self, site: Site, request: dict, text: str) -> list[dict]:
+        values = parse_detail(site, text)
+        record = post_record(site.spec, request["url"], request["meta"].get("list_values") or {}, values, site.id)
+        self.client.sadd(collected_key(self.prefix, site.id), request["url"])
+        return [record]
+
+    def follow_redirect(self, site: Site, meta: dict, request: dict, response) -> None:
+        run_id = meta["run_id"]
+        location = response.headers.get("Location", b"").decode("latin-1")
+        hops = request["meta"].get("redirects", 0) + 1
+        if not location or hops > MAX_REDIRECTS:
+            self.frontier.note_error(run_id, request["url"], "redirect loop or too many redirects" if location else "redirect without Location")
+            self.frontier.ack(self.lease_of(meta)["id"], failed=1)
+            return
+        target = make_request(urljoin(request["url"], location), **{**request["meta"], "redirects": hops})
+        if not self.push(run_id, site, target):
+            self.frontier.note_error(run_id, request["url"], f"redirect loop: {target['url']} was already visited in this run")
+        self.frontier.ack(self.lease_of(meta)["id"], pages=1)
+
+    def remember_validators(self, site: Site, request: dict, response, result) -> None:
+        """Keep the page's validators and what it linked to, so a later 304 can be replayed."""
+        etag = response.headers.get("ETag")
+        modified = response.headers.get("Last-Modified")
+        if request["method"] == "GET" and (etag or modified):
+                self.client.hset(validators_key(self.prefix, site.id), request["url"], json.dumps({
+                "etag": etag.decode("latin-1") if etag else None,
+                "last_modified": modified.decode("latin-1") if modified else None,
+                "details": result.details, "lists": result.lists}, ensure_ascii=False))
+
+    def errback(self, failure):
+        request = failure.request if hasattr(failure, "request") else None
+        if request is None or "lease" not in request.meta:
+            logger.error("failure without a lease: %s", failure)
+            return
+        reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
+        if "maxsize" in reason.lower() or "Cancelled" in reason:
+            self.frontier.note_error(request.meta["run_id"], request.url, f"page skipped: {reason}")
+            self.frontier.ack(request.meta["lease"]["id"], failed=1)
+            return
+        self.retry_or_fail(request.meta, original_request(request), reason)
+
+
+def original_request(request) -> dict:
+    """The frontier's JSON request as it was leased, without per-process runtime keys."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if request.method == "POST" else {}
+    return {"url": request.url, "method": request.method, "headers": headers, "body": request.body.decode("utf-8", errors="replace"),
+            "meta": jsonable_meta(request.meta)}
