@@ -18,13 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--faults", default=None,
                         help='JSON: switches for every site, or {"site id": {switches}}, e.g. \'{"seoul": {"failure_rate": 0.3}}\'')
+    parser.add_argument("--directories", type=int, default=300, help="large scale: directory sites (default 300)")
+    parser.add_argument("--boards", type=int, default=200, help="large scale: boards (default 200)")
     parser.add_argument("--write-sites", metavar="DIR", help="also write this farm's site definitions (YAML) into DIR")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
     farm = Farm(FarmConfig(seed=args.seed, scale=args.scale, port=args.port,
-                           faults=json.loads(args.faults) if args.faults else None))
+                           faults=json.loads(args.faults) if args.faults else None,
+                           directories=args.directories, boards=args.boards))
     if args.write_sites:
         farm.write_site_definitions(args.write_sites)
     done = threading.Event()

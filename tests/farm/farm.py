@@ -26,6 +26,8 @@ class FarmConfig:
     port: int = 0                # 0: pick a free port
     faults: dict | None = None   # switches for every site, or {site id or "*": switches}
     log_limit: int = 1_000_000   # the request log keeps this many most recent requests
+    directories: int = 300       # large scale only: how many directory sites
+    boards: int = 200            # large scale only: how many boards
 
 
 class Farm:
@@ -37,7 +39,7 @@ class Farm:
         if self.config.scale == "demo":
             definitions = demo_sites(seed)
         elif self.config.scale == "large":
-            definitions = large_sites(seed)
+            definitions = large_sites(seed, self.config.directories, self.config.boards)
         else:
             raise ValueError(f"scale must be 'demo' or 'large', got {self.config.scale!r}")
         families = {**directory.FAMILIES, **board_pages.FAMILIES}
