@@ -36,3 +36,32 @@ def test_check_config_passes_on_project_configuration():
     proc = subprocess.run([sys.executable, "-m", "workers.cli", "check-config"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "설정 정상" in proc.stdout
+
+
+def test_crawl_command_seeds_runs_workers_and_summarises(tmp_path):
+    """`nugo crawl SITE… --workers N` against the farm, with the embedded Redis it starts itself."""
+    import os
+
+    from tests.farm import Farm
+
+    cluster = tmp_path / "cluster.yaml"
+    sites = os.path.join(os.path.dirname(__file__), "..", "conf", "sites", "farm")
+    cluster.write_text(f"data_dir: {tmp_path}\ndefault_interval: 0.05\nsites_dirs: [{os.path.abspath(sites)}]\n")
+    with Farm(seed=1) as farm:
+        env = {**os.environ, "NUGO_FARM_PORT": str(farm.port)}
+        env.pop("NUGO_REDIS_URL", None)
+        base = [sys.executable, "-m", "workers.cli", "--conf", str(cluster)]
+        try:
+            proc = subprocess.run(base + ["crawl", "seoul", "ulsan-press", "--workers", "2", "--timeout", "120"],
+                                  capture_output=True, text=True, env=env, timeout=180)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            assert "크롤 시작: 사이트 2개" in proc.stdout
+            rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith(("seoul", "ulsan-press"))}
+            assert rows["seoul"][1] == "완료" and int(rows["seoul"][3]) == 161
+            assert rows["ulsan-press"][1] == "완료" and int(rows["ulsan-press"][3]) == 31
+            unknown = subprocess.run(base + ["crawl", "nowhere"], capture_output=True, text=True, env=env)
+            assert unknown.returncode != 0 and "알 수 없는 사이트: nowhere" in unknown.stderr
+        finally:
+            stopped = subprocess.run(base + ["redis", "stop"], capture_output=True, text=True, env=env)
+    assert "멈췄습니다" in stopped.stdout
+    assert not (tmp_path / "redis" / "redis.json").exists()
