@@ -30,6 +30,8 @@ local done = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local ready = done + tonumber(ARGV[2])
 if now < ready then return string.format('%.6f', ready - now) end
 redis.call('SET', holder, ARGV[3], 'PX', ARGV[4])
+-- while the slot is held, the frontier leases nothing more for this host
+redis.call('HSET', KEYS[3], ARGV[1], string.format('%.6f', now + tonumber(ARGV[4]) / 1000))
 return '0'
 """
 
@@ -40,6 +42,10 @@ local holder = KEYS[1] .. ':' .. ARGV[1]
 if redis.call('GET', holder) == ARGV[2] then
   redis.call('DEL', holder)
   redis.call('HSET', KEYS[2], ARGV[1], string.format('%.6f', now))
+  -- the frontier may lease this host again once its interval after this request has passed
+  local ready = string.format('%.6f', now + tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[3], ARGV[1], ready)
+  redis.call('ZADD', KEYS[4], 'XX', 'LT', ready, ARGV[1])
   return 1
 end
 return 0
@@ -51,7 +57,8 @@ class SendGate:
 
     def __init__(self, client, prefix: str, frontier, slot_seconds: float = 60.0):
         self.frontier = frontier
-        self.keys = [f"{prefix}:sending", f"{prefix}:done"]
+        # our slots and finish times, then the frontier's next-allowed times and ready hosts
+        self.keys = [f"{prefix}:sending", f"{prefix}:done", f"{prefix}:next", f"{prefix}:ready"]
         self.slot_ms = int(slot_seconds * 1000)
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)
@@ -72,7 +79,7 @@ class SendGate:
         return BUSY_POLL if wait < 0 else wait
 
     def release(self, host: str, token: str) -> None:
-        self._release(keys=self.keys, args=[host, token])
+        self._release(keys=self.keys, args=[host, token, repr(self.interval(host))])
 
 
 class PoliteSendMiddleware:
