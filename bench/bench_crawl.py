@@ -142,6 +142,11 @@ def main() -> None:
         final = wait_for_runs(frontier, list(runs.values()), timeout=args.timeout, poll=1.0, on_tick=tick)
         wall = time.monotonic() - t0
         peaks = rss.stop()
+        from collections import Counter
+        import re as _re
+
+        reasons = Counter(_re.sub(r"\d+", "N", e["reason"])[:90] for run_id in runs.values()
+                          for e in frontier.run_errors(run_id))
     finally:
         for proc in procs:
             proc.terminate()
@@ -168,6 +173,8 @@ def main() -> None:
           f"over {rate['pages']} pages of {rate['mean_kb']:.0f} KB |")
     print(f"| parse rate, raw lxml.html.fromstring on the same bytes | {rate['raw']:,.0f} pages/s/process |")
     print(f"| median pages per site | {statistics.median(pages):.0f} |")
+    for reason, count in reasons.most_common(5):
+        print(f"| errors: {reason} | {count} |")
 
 
 if __name__ == "__main__":

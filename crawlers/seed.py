@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from conf.loader import Cluster, Site
@@ -12,12 +13,12 @@ from crawlers.robots import RobotsCache, crawl_delay, fetch_robots, store_robots
 logger = logging.getLogger(__name__)
 
 
-def seed_site(client, cluster: Cluster, site: Site) -> str:
-    """Begin a run of `site` (or return its run already in progress); returns the run id."""
+def prepare_hosts(client, cluster: Cluster, site: Site) -> None:
+    """Read robots.txt of the site's hosts and set their cluster-wide politeness interval."""
     frontier = Frontier(client, cluster.key_prefix, cluster.lease_seconds)
-    requests = start_requests(site)
     interval = site.get("interval", cluster.default_interval)
-    for host in sorted({urlsplit(site["base_url"]).netloc} | {urlsplit(r["url"]).netloc for r in requests}):
+    hosts = {urlsplit(site["base_url"]).netloc} | {urlsplit(r["url"]).netloc for r in start_requests(site)}
+    for host in sorted(hosts):
         host_interval = interval
         if site["obey_robots"]:
             text = fetch_robots(f"{urlsplit(site['base_url']).scheme}://{host}", cluster.user_agent,
@@ -28,12 +29,19 @@ def seed_site(client, cluster: Cluster, site: Site) -> str:
                 logger.info("%s asks for Crawl-delay %.1f s: using it", host, delay)
                 host_interval = delay
         frontier.set_interval(host, host_interval)
+
+
+def seed_site(client, cluster: Cluster, site: Site, *, prepared: bool = False) -> str:
+    """Begin a run of `site` (or return its run already in progress); returns the run id."""
+    if not prepared:
+        prepare_hosts(client, cluster, site)
+    frontier = Frontier(client, cluster.key_prefix, cluster.lease_seconds)
     run_id = frontier.start_run(site.id, site.to_json(), kind=site["kind"])
     if frontier.pending(run_id):
         return run_id  # already running
     robots = RobotsCache(client, cluster.key_prefix, cluster.user_agent) if site["obey_robots"] else None
     queued = 0
-    for request in requests:
+    for request in start_requests(site):
         request["meta"]["run_id"] = run_id
         if robots and not robots.allowed(request["url"]):
             frontier.note_error(run_id, request["url"], "start URL disallowed by robots.txt")
@@ -45,12 +53,25 @@ def seed_site(client, cluster: Cluster, site: Site) -> str:
     return run_id
 
 
-def seed_sites(client, cluster: Cluster, sites: list[Site]) -> dict[str, str]:
-    """Seed several sites; a site that fails to seed is logged and skipped, never stopping the others."""
+def seed_sites(client, cluster: Cluster, sites: list[Site], parallel: int = 16) -> dict[str, str]:
+    """Seed several sites (robots.txt read in parallel); a failing site is logged, never stopping the others."""
+    prepared: set[str] = set()
+
+    def prepare(site: Site) -> None:
+        try:
+            prepare_hosts(client, cluster, site)
+            prepared.add(site.id)
+        except Exception as exc:
+            logger.error("could not prepare %s: %s", site.id, exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        list(pool.map(prepare, sites))
     runs = {}
     for site in sites:
+        if site.id not in prepared:
+            continue
         try:
-            runs[site.id] = seed_site(client, cluster, site)
+            runs[site.id] = seed_site(client, cluster, site, prepared=True)
         except Exception as exc:
             logger.error("could not start a run of %s: %s", site.id, exc)
     return runs
