@@ -1,0 +1,1 @@
+"""어딨노 keyword briefing: subscriptions, reverse matching, alerts, feeds and e-mail digests."""

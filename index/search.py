@@ -1,0 +1,175 @@
+"""Korean staff search over the live snapshots: every query word a substring, ranked, grouped, faceted.
+
+A row matches when every space-separated query word is a substring of one of its fields
+(department, team, position, name, phone, duties, e-mail) with spaces removed, case folded.
+Rank: rows holding the whole query as a phrase or compound first; then rows where more words stand
+at a word start (not buried inside another noun); then rows matched outside the department fields
+(duties, name, ...) before department-only matches; then organization order and crawl order.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from pyroaring import BitMap
+
+from index.gramview import GramView, Range
+from index.post_search import PostSearcher
+from index.results import Group, Results, organization_key
+from index.snapshot import SitePart
+from index.state import read_live
+from index.store import IndexPaths
+from index.text import STAFF_SEARCH_FIELDS, clean, find_spans, fold, query_words
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["StaffSearcher", "PostSearcher", "Results"]
+
+
+def _as_set(value) -> set[str] | None:
+    if value is None or value == "" or value == []:
+        return None
+    return {value} if isinstance(value, str) else set(value)
+
+
+class StaffSearcher:
+    """Keeps the live snapshots loaded; `refresh()` loads only the sites whose live run changed."""
+
+    def __init__(self, index_dir: str | Path):
+        self.paths = IndexPaths(Path(index_dir))
+        self._view = GramView()
+        self._generation = None
+        self._stamp = None
+        self._lock = threading.Lock()
+        self.refresh()
+
+    @property
+    def generation(self):
+        return self._generation
+
+    def refresh(self) -> bool:
+        """Pick up swaps committed since the last call; True when the live view changed."""
+        with self._lock:
+            for attempt in range(5):
+                try:
+                    return self._refresh()
+                except FileNotFoundError:  # a snapshot was replaced twice while we read: read again
+                    logger.info("snapshot moved during refresh, retrying (%d)", attempt + 1)
+                    self._stamp = None
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        try:
+            st = self.paths.live.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp and self._generation is not None:
+            return False
+        live = read_live(self.paths)
+        wanted = {site: (e["run_id"], e["snapshot"], e) for site, e in live.get("sites", {}).items()
+                  if e.get("run_id") and e.get("snapshot")}
+        current = {r.part.site: r for r in self._view.ranges}
+        remove = [r for site, r in current.items() if site not in wanted or wanted[site][0] != r.part.run_id]
+        add = []
+        for site, (run_id, stem, entry) in wanted.items():
+            if site in current and current[site].part.run_id == run_id:
+                continue
+            folder = self.paths.snapshots / site
+            meta = {"site": site, "run_id": run_id, "organization": entry.get("organization") or "",
+                    "region": entry.get("region") or "", "org_kind": entry.get("org_kind") or ""}
+            add.append(SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta))
+        if remove or add:
+            self._view = self._view.changed(remove, add)  # one reference swap
+        self._generation = live.get("generation", 0)
+        self._stamp = stamp
+        return bool(remove or add)
+
+    def __len__(self) -> int:
+        return self._view.rows
+
+    def sites(self) -> list[str]:
+        return [r.part.site for r in self._view.ranges]
+
+    def search(self, query: str, *, region=None, organization=None, page: int = 1, per_page: int = 50) -> Results:
+        started = time.perf_counter()
+        view = self._view
+        page, per_page = max(1, int(page)), max(1, int(per_page))
+        words = query_words(query)
+        phrase = fold(query) if len(clean(query).split()) > 1 else None
+        results = Results(query=query, words=words, total=0, page=page, per_page=per_page)
+        tiers = view.evaluate(words, phrase) if words else {}
+        if tiers:
+            regions, organizations = _as_set(region), _as_set(organization)
+            matched = BitMap.union(*tiers.values())
+            region_facet: dict[str, int] = {}
+            org_facet: dict[str, int] = {}
+            selected: list[tuple[Range, int]] = []
+            for rng in view.ranges:  # organization order
+                count = matched.range_cardinality(rng.base, rng.end)
+                if not count:
+                    continue
+                part = rng.part
+                region_facet[part.region] = region_facet.get(part.region, 0) + count
+                org_facet[part.organization] = org_facet.get(part.organization, 0) + count
+                if regions is not None and part.region not in regions:
+                    continue
+                if organizations is not None and part.organization not in organizations:
+                    continue
+                selected.append((rng, count))
+            results.total = sum(c for _, c in selected)
+            results.facets = {
+                "region": dict(sorted(region_facet.items(), key=lambda kv: organization_key("", kv[0], "province"))),
+                "organization": org_facet,
+            }
+            results.hits = _page(tiers, selected, words, (page - 1) * per_page, per_page)
+            results.groups = _groups(selected, results.hits)
+        results.took_ms = round((time.perf_counter() - started) * 1000, 3)
+        return results
+
+
+def _page(tiers, selected: list[tuple[Range, int]], words: list[str], skip: int, need: int) -> list[dict]:
+    """Rows [skip, skip + need) in rank order: tier, then organization order, then crawl order."""
+    hits: list[dict] = []
+    for tier in sorted(tiers):
+        bm = tiers[tier]
+        for rng, _ in selected:
+            n = bm.range_cardinality(rng.base, rng.end)
+            if skip >= n:
+                skip -= n
+                continue
+            first = bm.rank(rng.base - 1) if rng.base else 0
+            for i in bm[first + skip:first + min(n, skip + need - len(hits))]:
+                hits.append(_hit(rng.part.row(i - rng.base), words))
+            skip = 0
+            if len(hits) >= need:
+                return hits
+    return hits
+
+
+def _hit(row: dict, words: list[str]) -> dict:
+    highlights = {}
+    for name in STAFF_SEARCH_FIELDS:
+        spans = find_spans(row.get(name) or "", words)
+        if spans:
+            highlights[name] = spans
+    row["highlights"] = highlights
+    return row
+
+
+def _groups(selected: list[tuple[Range, int]], hits: list[dict]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for rng, count in selected:
+        part = rng.part
+        group = groups.get(part.organization)
+        if group is None:
+            groups[part.organization] = Group(part.organization, part.region, part.org_kind, count)
+        else:
+            group.count += count
+    for hit in hits:
+        group = groups.get(hit.get("organization"))
+        if group is not None:
+            group.hits.append(hit)
+    return list(groups.values())

@@ -1,0 +1,330 @@
+"""Officials' subscriptions: schema, loading with file/line/field errors, hot reload, feed tokens."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+
+from conf.schema import ListOf, Record, Spec, Str, validate
+from conf.specs import BOARD_KINDS, REGIONS
+from conf.yamlsource import ConfigError, read_yaml
+from notifier.query import Query, check_query, parse_query
+
+logger = logging.getLogger(__name__)
+
+SEOUL = ZoneInfo("Asia/Seoul")
+SLUG = r"[a-z0-9][a-z0-9-]*"
+
+
+class Since(Spec):
+    """A date (midnight, Asia/Seoul) or a date-time (naive means Asia/Seoul)."""
+
+    help = ""
+
+    def __init__(self, help: str = "", default: Any = None):
+        self.help = help
+        self.default = default
+
+    def validate(self, value, path, ctx):
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                ctx.fail(path, f"expected a date like 2024-05-01 or 2024-05-01T09:00:00+09:00, got {value!r}")
+                return None
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=SEOUL)
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day, tzinfo=SEOUL)
+        ctx.fail(path, f"expected a date, got {value!r}")
+        return None
+
+    def describe(self):
+        return "date"
+
+
+def _check_email(value: str) -> str | None:
+    local, at, domain = value.partition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in value):
+        return f"{value!r} is not an e-mail address"
+    return None
+
+
+TOPIC = Record(
+    fields={
+        "name": Str(help="name of the topic, shown in feeds and e-mails (e.g. 드론 산업)"),
+        "query": Str(check=check_query, help='words (AND), "phrases", OR, -excluded; e.g. 드론 -채용'),
+        "sites": ListOf(Str(pattern=SLUG), single_ok=True, default=None, help="only posts of these site ids"),
+        "regions": ListOf(Str(check=lambda v: None if v in REGIONS else f"unknown region {v!r}; known: {', '.join(REGIONS)}"),
+                          single_ok=True, default=None, help="only posts of these regions"),
+        "board_kinds": ListOf(Str(check=lambda v: None if v in BOARD_KINDS else f"unknown board kind {v!r}; known: {', '.join(BOARD_KINDS)}"),
+                              single_ok=True, default=None, help="only these board kinds: press | notice | announcement | legislation"),
+    },
+    required=("name", "query"),
+)
+
+
+def _official_check(value: dict, path: tuple, ctx) -> None:
+    seen: dict[str, int] = {}
+    for i, topic in enumerate(value.get("topics") or []):
+        if topic and topic.get("name") in seen:
+            ctx.fail(path + ("topics", i, "name"), f"topic name {topic['name']!r} repeated (also topics[{seen[topic['name']]}])")
+        elif topic:
+            seen[topic.get("name")] = i
+
+
+OFFICIAL = Record(
+    fields={
+        "id": Str(pattern=SLUG, help="slug of the official (lower-case letters, digits, '-'); in a folder, the file name"),
+        "name": Str(help="display name (e.g. 김민수 주무관)"),
+        "email": Str(default=None, check=_check_email, help="address of the e-mail digest; none: feeds only"),
+        "since": Since(help="alert only posts first seen after this date; default: when the notifier first sees the topic"),
+        "topics": ListOf(TOPIC, min_items=1, help="keyword topics"),
+    },
+    required=("id", "name", "topics"),
+    check=_official_check,
+)
+
+SUBSCRIPTIONS = Record(
+    fields={"officials": ListOf(OFFICIAL, default=[], help="one entry per official")},
+    help="conf/subscriptions.yaml (or a folder with one official per file)",
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    query: Query
+    sites: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+    board_kinds: frozenset[str] | None = None
+
+    def accepts(self, post: dict) -> bool:
+        """Whether the post passes the topic's source filters (not the query)."""
+        return (self.sites is None or post.get("site") in self.sites) \
+            and (self.regions is None or post.get("region") in self.regions) \
+            and (self.board_kinds is None or post.get("board_kind") in self.board_kinds)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    name: str
+    topics: tuple[Topic, ...]
+    email: str | None = None
+    since: dt.datetime | None = None
+    file: str = ""
+
+    def topic(self, name: str) -> Topic | None:
+        return next((t for t in self.topics if t.name == name), None)
+
+
+def _subscription(data: dict, file: str) -> Subscription:
+    def opt(values):
+        return frozenset(values) if values else None
+
+    topics = tuple(Topic(t["name"], parse_query(t["query"]), opt(t["sites"]), opt(t["regions"]), opt(t["board_kinds"]))
+                   for t in data["topics"])
+    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file)
+
+
+def subscription_files(path: Path) -> list[Path]:
+    """The file itself, or the *.yaml files of a folder (sorted)."""
+    return sorted(p for p in path.glob("*.yaml") if p.is_file()) if path.is_dir() else [path]
+
+
+def load_subscriptions(path: str | Path) -> list[Subscription]:
+    """Every subscription of the file (key `officials`) or folder (one official per file, id = file name)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError([f"{path}: subscription file or folder not found"])
+    problems: list[str] = []
+    out: list[Subscription] = []
+    where: dict[str, str] = {}
+    for file in subscription_files(path):
+        try:
+            source = read_yaml(file)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if path.is_dir():
+            if isinstance(source.data, dict):
+                if "id" in source.data and source.data["id"] != file.stem:
+                    problems.append(source.problem(("id",), f"must be the file name {file.stem!r} (or be left out)"))
+                    continue
+                source.data.setdefault("id", file.stem)
+            data, more = validate(source, OFFICIAL)
+            officials = [(data, ())] if not more else []
+        else:
+            data, more = validate(source, SUBSCRIPTIONS)
+            officials = [] if more else [(o, ("officials", i)) for i, o in enumerate(data["officials"])]
+        problems += more
+        for official, where_path in officials:
+            if official["id"] in where:
+                problems.append(source.problem(where_path + ("id",), f"official id {official['id']!r} also defined in {where[official['id']]}"))
+                continue
+            where[official["id"]] = f"{file}:{source.line(where_path + ('id',))}"
+            out.append(_subscription(official, str(file)))
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def subscriptions_path(cluster) -> Path:
+    """Where the cluster's subscriptions are (cluster.subscriptions, relative to conf/)."""
+    path = Path(cluster.subscriptions)
+    return path if path.is_absolute() else cluster.conf_dir / path
+
+
+class SubscriptionSet:
+    """The subscriptions of a file or folder, re-read when it changes (one stat per file per call).
+
+    A broken edit keeps the last valid version; `problems` says what is wrong until it is fixed.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.version = 0
+        self.problems: list[str] = []
+        self._signature: tuple | None = None
+        self._subscriptions: list[Subscription] = []
+        self._matcher = None
+        self._registered: dict[tuple, int] = {}
+        self.reload()
+
+    def _stat(self) -> tuple:
+        def one(p: Path):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                return (str(p), None)
+            return (str(p), st.st_mtime_ns, st.st_size, st.st_ino)
+
+        if self.path.is_dir():
+            return (one(self.path),) + tuple(one(p) for p in subscription_files(self.path))
+        return (one(self.path),)
+
+    def reload(self, force: bool = False) -> bool:
+        """Re-read if the files changed; True when a new valid version was loaded."""
+        signature = self._stat()
+        if signature == self._signature and not force:
+            return False
+        self._signature = signature
+        try:
+            subscriptions = load_subscriptions(self.path)
+        except ConfigError as exc:
+            self.problems = exc.problems
+            if self.version == 0:
+                raise
+            logger.error("subscriptions not reloaded, keeping version %d:\n%s", self.version, exc)
+            return False
+        self.problems = []
+        self._subscriptions = subscriptions
+        self._matcher = None
+        self.version += 1
+        logger.info("loaded %d subscriptions from %s (version %d)", len(subscriptions), self.path, self.version)
+        return True
+
+    def current(self) -> list[Subscription]:
+        """The latest valid subscriptions (reloading first if the files changed)."""
+        self.reload()
+        return self._subscriptions
+
+    def __iter__(self):
+        return iter(self.current())
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    def get(self, official_id: str) -> Subscription | None:
+        return next((s for s in self.current() if s.id == official_id), None)
+
+    def matcher(self):
+        """A Matcher of the current version, built once per version."""
+        from notifier.match import Matcher
+
+        self.reload()
+        if self._matcher is None:
+            self._matcher = Matcher(self._subscriptions)
+        return self._matcher
+
+    def ensure_registered(self, client: redis.Redis, prefix: str) -> None:
+        """Record start times and feed tokens of the current version once per version and Redis."""
+        from notifier.store import register
+
+        self.reload()
+        key = (id(client), prefix)
+        if self._registered.get(key) != self.version:
+            register(client, prefix, self._subscriptions)
+            self._registered[key] = self.version
+
+
+# --- Feed tokens -----------------------------------------------------------
+
+_CREATE_TOKEN = """
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return existing end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ARGV[2]
+"""
+
+_ROTATE_TOKEN = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then redis.call('HDEL', KEYS[1], old) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ARGV[2]
+"""
+
+
+def token_keys(prefix: str) -> list[str]:
+    """[token -> official id, official id -> token]."""
+    return [f"{prefix}:feed_tokens", f"{prefix}:feed_tokens:by_official"]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def ensure_tokens(client: redis.Redis, prefix: str, official_ids: list[str]) -> dict[str, str]:
+    """Official id -> feed token, creating missing tokens (atomically; stable afterwards)."""
+    official_ids = list(dict.fromkeys(official_ids))
+    if not official_ids:
+        return {}
+    keys = token_keys(prefix)
+    existing = client.hmget(keys[1], official_ids)
+    tokens = {o: t.decode() if isinstance(t, bytes) else t for o, t in zip(official_ids, existing) if t}
+    missing = [o for o in official_ids if o not in tokens]
+    if missing:
+        script = client.register_script(_CREATE_TOKEN)
+        pipe = client.pipeline(transaction=False)
+        for official in missing:
+            script(keys=keys, args=[official, new_token()], client=pipe)
+        for official, token in zip(missing, pipe.execute()):
+            tokens[official] = token.decode() if isinstance(token, bytes) else token
+    return tokens
+
+
+def rotate_token(client: redis.Redis, prefix: str, official: str | Subscription) -> str:
+    """Give the official a new feed token; the old one stops working at once."""
+    official_id = official.id if isinstance(official, Subscription) else official
+    token = client.register_script(_ROTATE_TOKEN)(keys=token_keys(prefix), args=[official_id, new_token()])
+    return token.decode() if isinstance(token, bytes) else token
+
+
+def official_for_token(client: redis.Redis, prefix: str, token: str) -> str | None:
+    """The official id a feed token belongs to, or None for an unknown (or rotated) token."""
+    value = client.hget(token_keys(prefix)[0], token)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def token_for(client: redis.Redis, prefix: str, official_id: str) -> str | None:
+    value = client.hget(token_keys(prefix)[1], official_id)
+    return value.decode() if isinstance(value, bytes) else value

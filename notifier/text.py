@@ -1,0 +1,103 @@
+"""Small helpers shared by feeds and e-mails: clean text, times, Korean labels, snippets."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from zoneinfo import ZoneInfo
+
+from index.text import clean
+from notifier.query import highlight_pattern
+
+SEOUL = ZoneInfo("Asia/Seoul")
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+BOARD_KIND_LABELS = {"press": "보도자료", "notice": "공지사항", "announcement": "고시공고", "legislation": "입법예고"}
+
+# Characters XML 1.0 forbids (C0 controls but tab/newline/CR, surrogates, U+FFFE/F) and C1 controls.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(value) -> str:
+    """Text safe for XML and e-mail: NFC, forbidden and control characters removed, spaces collapsed."""
+    if value is None:
+        return ""
+    return clean(_NOT_XML.sub("", str(value)))
+
+
+def parse_time(value, default_tz=SEOUL) -> dt.datetime | None:
+    """A tz-aware datetime from an ISO text (date only: midnight; naive: `default_tz`), or None."""
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        stamp = value
+    else:
+        try:
+            stamp = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=default_tz)
+
+
+def from_epoch(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float(seconds), UTC)
+
+
+def board_label(kind: str | None) -> str:
+    return BOARD_KIND_LABELS.get(kind or "", "게시물")
+
+
+def korean_date(stamp: dt.datetime | None) -> str:
+    """2024년 5월 1일 (in Seoul time), or empty."""
+    if stamp is None:
+        return ""
+    local = stamp.astimezone(SEOUL)
+    return f"{local.year}년 {local.month}월 {local.day}일"
+
+
+def snippet(text: str | None, terms, width: int = 80) -> list[tuple[str, bool]]:
+    """Segments (text, is_match) of a window of `text` around the first matched term.
+
+    `terms` are normalized terms (spaces removed): they are found again in the original
+    text with any spaces between their letters. The text is cleaned first; callers escape.
+    """
+    text = clean_text(text)
+    if not text:
+        return []
+    pattern = highlight_pattern(terms)
+    first = pattern.search(text) if pattern else None
+    if first is None:
+        cut = text[: width * 2]
+        return [(cut + ("…" if len(text) > len(cut) else ""), False)]
+    start = max(0, first.start() - width)
+    end = min(len(text), first.end() + width)
+    window = text[start:end]
+    segments: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    position = 0
+    for found in pattern.finditer(window):
+        if found.start() > position:
+            segments.append((window[position:found.start()], False))
+        segments.append((found.group(0), True))
+        position = found.end()
+    if position < len(window):
+        segments.append((window[position:], False))
+    if end < len(text):
+        segments.append(("…", False))
+    return segments
+
+
+def snippet_html(text: str | None, terms, width: int = 80) -> str:
+    """The snippet as HTML: crawled text escaped, matched words in <b>."""
+    return "".join(f"<b>{html.escape(s)}</b>" if hit else html.escape(s) for s, hit in snippet(text, terms, width))
+
+
+def snippet_plain(text: str | None, terms, width: int = 80) -> str:
+    """The snippet as plain text, matched words in [brackets]."""
+    return "".join(f"[{s}]" if hit else s for s, hit in snippet(text, terms, width))
+
+
+def safe_url(value, fallback: str = "") -> str:
+    """The URL when it is http(s), else `fallback` (no javascript: or data: links from crawled data)."""
+    url = clean_text(value)
+    return url if re.match(r"(?i)https?://", url) else fallback

@@ -1,0 +1,341 @@
+"""Notifier: subscriptions, query semantics, reverse matching, alert store, e-mail digests."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import importlib.util
+import itertools
+import os
+import threading
+import unicodedata
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import SMTP
+
+from conf.yamlsource import ConfigError
+from notifier.digest import send_digests
+from notifier.match import Matcher
+from notifier.process import process_new_posts
+from notifier.query import QuerySyntaxError, parse_query, post_text
+from notifier.store import AlertStore, register
+from notifier.subscription import Subscription, SubscriptionSet, Topic, load_subscriptions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+officials:
+  - id: kim
+    name: 김민수
+    email: kim@example.go.kr
+    topics:
+      - name: 드론
+        query: 드론 -채용
+  - id: lee
+    name: 이서연
+    topics:
+      - name: 탄소
+        query: 탄소중립 OR 온실가스
+        board_kinds: press
+"""
+
+
+_edits = itertools.count(1)
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a file with an mtime later than any before (edits within one clock tick stay visible)."""
+    path.write_text(text, encoding="utf-8")
+    stamp = path.stat().st_mtime_ns + next(_edits) * 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+    return path
+
+
+def post(number: int, title: str, body: str = "", first_seen: str = "2024-05-01T00:00:00+00:00", **extra) -> dict:
+    record = {"type": "post", "id": f"p{number}", "site": "gyeongnam-press", "organization": "경상남도", "region": "경남",
+              "org_kind": "province", "board_kind": "press", "url": f"https://www.gyeongnam.go.kr/board/{number}",
+              "title": title, "date": "2024-05-01T10:00:00+09:00", "department": "경제정책과", "author": "",
+              "body": body, "attachments": [], "post_id": str(number), "first_seen": first_seen}
+    record.update(extra)
+    return record
+
+
+# --- subscriptions --------------------------------------------------------
+
+def test_demo_subscriptions_are_valid():
+    subs = load_subscriptions(ROOT / "conf" / "subscriptions.yaml")
+    assert 4 <= len(subs) <= 5 and all(s.topics for s in subs)
+
+
+@pytest.mark.parametrize("broken, line, field, reason", [
+    ("        query: '\"청년 일자리'\n", 7, "officials[0].topics[0].query", "unbalanced quote"),
+    ("        query: 드론 OR\n", 7, "officials[0].topics[0].query", "OR needs"),
+    ("        query: -채용\n", 7, "officials[0].topics[0].query", "at least one word"),
+    ("        qurey: 드론\n", 7, "officials[0].topics[0].qurey", "unknown key"),
+    ("        query: 드론\n        regions: [화성]\n", 8, "officials[0].topics[0].regions[0]", "unknown region"),
+])
+def test_validation_errors_name_file_line_field(tmp_path, broken, line, field, reason):
+    text = GOOD.replace("        query: 드론 -채용\n", broken)
+    path = write(tmp_path / "subscriptions.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_subscriptions(path)
+    problem = next(p for p in info.value.problems if field in p)
+    assert problem.startswith(f"{path}:{line}: {field}: ") and reason in problem
+
+
+def test_missing_name_unknown_official_key_and_duplicate_id(tmp_path):
+    text = GOOD.replace("    name: 김민수\n", "").replace("    email: kim@example.go.kr\n", "    emial: kim@example.go.kr\n")
+    path = write(tmp_path / "subs.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_subscriptions(path)
+    problems = "\n".join(info.value.problems)
+    assert f"{path}:2: officials[0]: missing required field 'name'" in problems
+    assert f"{path}:3: officials[0].emial: unknown key" in problems
+    dup = write(tmp_path / "dup.yaml", GOOD.replace("id: lee", "id: kim"))
+    with pytest.raises(ConfigError, match=r"dup.yaml:8: officials\[1\].id: official id 'kim' also defined in .*dup.yaml:2"):
+        load_subscriptions(dup)
+
+
+def test_folder_of_per_official_files(tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    write(folder / "kim.yaml", "name: 김민수\ntopics:\n  - name: 드론\n    query: 드론\n")
+    write(folder / "lee.yaml", "id: lee\nname: 이서연\nsince: 2024-03-01\ntopics:\n  - {name: 수소, query: 수소 충전소}\n")
+    subs = {s.id: s for s in load_subscriptions(folder)}
+    assert set(subs) == {"kim", "lee"}
+    assert subs["lee"].since == dt.datetime(2024, 3, 1, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    write(folder / "park.yaml", "id: other\nname: 박\ntopics: [{name: a, query: b}]\n")
+    with pytest.raises(ConfigError, match=r"park.yaml:1: id: must be the file name 'park'"):
+        load_subscriptions(folder)
+
+
+def test_hot_reload_picks_up_edits_and_keeps_the_last_valid_version(tmp_path):
+    path = write(tmp_path / "subscriptions.yaml", GOOD)
+    subs = SubscriptionSet(path)
+    assert [s.id for s in subs.current()] == ["kim", "lee"] and subs.version == 1
+    matcher = subs.matcher()
+    assert subs.matcher() is matcher
+    write(path, GOOD.replace("드론 -채용", "무인기 OR 드론 -채용").replace("name: 이서연", "name: 이서연 사무관"))
+    assert subs.get("lee").name == "이서연 사무관" and subs.version == 2
+    assert subs.get("kim").topics[0].query.groups == (("무인기", "드론"),)
+    assert subs.matcher() is not matcher
+    write(path, GOOD.replace("query: 드론 -채용", "query: '\"드론'"))
+    assert subs.get("lee").name == "이서연 사무관" and subs.version == 2  # broken edit: old version kept
+    assert subs.problems and f"{path}:7: officials[0].topics[0].query" in subs.problems[0]
+    write(path, GOOD)
+    assert subs.get("lee").name == "이서연" and subs.version == 3 and not subs.problems
+
+
+# --- query semantics ------------------------------------------------------
+
+QUERY_CASES = [
+    # query, title, body, department, matches
+    ("드론", "드론산업육성 계획", "", "", True),                     # inside a compound
+    ("드론 산업", "드론산업육성 계획", "", "", True),                # AND, both inside one compound
+    ("드론 예산", "드론산업육성 계획", "", "", False),
+    ('"청년 일자리"', "청년일자리 박람회", "", "", True),             # phrase = words with spaces removed
+    ('"청년 일자리"', "청년  일자리 박람회", "", "", True),
+    ('"청년 일자리"', "일자리 지원 청년 모집", "", "", False),       # words present, not adjacent
+    ("청년 일자리", "일자리 지원 청년 모집", "", "", True),
+    ("탄소중립 OR 온실가스", "온실 가스 감축", "", "", True),          # spaces in the text are ignored
+    ("탄소중립 OR 온실가스", "기후 대응", "", "", False),
+    ("드론 OR 무인기 예산", "무인기 예산 확보", "", "", True),        # OR binds tighter than AND
+    ("드론 OR 무인기 예산", "무인기 도입", "", "", False),
+    ("드론 -채용", "드론 교육생 채용", "", "", False),                # NOT
+    ("드론 -채용", "드론 교육", "", "", True),
+    ('드론 -"단순 채용"', "드론 단순채용 안내", "", "", False),
+    ("경제정책과", "공고", "", "경제 정책과", True),                   # department is searched
+    ("보도", "공고", "보도 자료 배포", "", True),                       # body is searched
+    ("AI", "ai 인재 양성", "", "", True),                              # case-insensitive
+    ("고양이", "고", "양이", "", False),                                # never across two fields
+    ("드론", unicodedata.normalize("NFD", "드론 산업"), "", "", True),  # decomposed Hangul (NFD)
+    ("드론", "드\u200b론 산업", "", "", True),                            # zero-width space
+]
+
+
+@pytest.mark.parametrize("query, title, body, department, expected", QUERY_CASES)
+def test_query_semantics(query, title, body, department, expected):
+    text = post_text({"title": title, "body": body, "department": department})
+    assert parse_query(query).matches(text) is expected
+
+
+@pytest.mark.parametrize("query, reason", [
+    ('"청년 일자리', "unbalanced quote"), ('""', "empty phrase"), ("OR 드론", "OR needs"), ("드론 OR OR 예산", "OR needs"),
+    ("-", "must be followed"), ("드론 OR -채용", "cannot be part of OR"), ("-드론 -채용", "at least one"),
+    ("드론 -드론", "both required and excluded"), ('드"론', "quote inside a word"), ("   ", "empty query"),
+])
+def test_query_syntax_errors(query, reason):
+    with pytest.raises(QuerySyntaxError, match=reason):
+        parse_query(query)
+
+
+FILTER_CASES = [
+    # sites, regions, board_kinds of the topic; site, region, board_kind of the post; accepted
+    (None, None, None, "seoul-press", "서울", "press", True),
+    ({"seoul-press"}, None, None, "seoul-press", "서울", "press", True),
+    ({"seoul-press"}, None, None, "busan-notice", "부산", "notice", False),
+    (None, {"경남", "부산"}, None, "busan-notice", "부산", "notice", True),
+    (None, {"경남", "부산"}, None, "seoul-press", "서울", "press", False),
+    (None, None, {"legislation"}, "gyeonggi-legislation", "경기", "legislation", True),
+    (None, None, {"legislation"}, "gyeonggi-press", "경기", "press", False),
+    (None, {"경기"}, {"press"}, "gyeonggi-legislation", "경기", "legislation", False),  # filters are ANDed
+]
+
+
+@pytest.mark.parametrize("sites, regions, board_kinds, site, region, board_kind, expected", FILTER_CASES)
+def test_topic_filters(sites, regions, board_kinds, site, region, board_kind, expected):
+    topic = Topic("t", parse_query("드론"), *(frozenset(v) if v else None for v in (sites, regions, board_kinds)))
+    candidate = post(1, "드론", site=site, region=region, board_kind=board_kind)
+    assert topic.accepts(candidate) is expected
+    subscription = Subscription("kim", "김민수", (topic,))
+    assert bool(Matcher([subscription]).match([candidate])) is expected
+
+
+def test_matched_terms_and_filters(tmp_path):
+    subs = load_subscriptions(write(tmp_path / "s.yaml", GOOD))
+    matcher = Matcher(subs)
+    posts = [post(1, "드론 산업 육성", "온실가스 감축"), post(2, "탄소중립 선언", board_kind="notice"),
+             post(3, "탄소 중립 보도자료"), post(4, "드론 조종사 채용")]
+    got = sorted(matcher.match(posts))
+    assert got == [("kim", "드론", "p1", ("드론",)), ("lee", "탄소", "p1", ("온실가스",)), ("lee", "탄소", "p3", ("탄소중립",))]
+
+
+# --- reverse matching equals brute force ----------------------------------
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_match", ROOT / "bench" / "bench_match.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_matcher_equals_brute_force_on_generated_data():
+    posts, subs = _bench().generate(2000, 500, seed=11)
+    fast = set(Matcher(subs).match(posts))
+    slow = set()
+    for p in posts:
+        text = post_text(p)
+        for sub in subs:
+            for topic in sub.topics:
+                if topic.accepts(p):
+                    terms = topic.query.matched_terms(text)
+                    if terms is not None:
+                        slow.add((sub.id, topic.name, p["id"], terms))
+    assert fast == slow
+    topics = {(s.id, t.name): t for s in subs for t in s.topics}
+    features = {"phrase": lambda t: '"' in t.query.source, "OR": lambda t: any(len(g) > 1 for g in t.query.groups),
+                "NOT": lambda t: bool(t.query.excluded), "AND": lambda t: len(t.query.groups) > 1,
+                "filter": lambda t: bool(t.sites or t.regions or t.board_kinds)}
+    for name, has in features.items():  # the generated data exercises every feature
+        assert sum(1 for m in slow if has(topics[m[0], m[1]])) > 50, name
+
+
+# --- alert store ----------------------------------------------------------
+
+def test_store_records_once_and_only_after_the_start(redis_client, prefix, tmp_path):
+    subs = load_subscriptions(write(tmp_path / "s.yaml", GOOD))
+    start = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc).timestamp()
+    register(redis_client, prefix, subs, now=start)
+    store = AlertStore(redis_client, prefix)
+    old = post(1, "드론 산업 (등록 전)", first_seen="2024-04-30T23:59:00+00:00")
+    new = post(2, "드론 산업 (등록 후)", first_seen="2024-05-01T00:01:00+00:00")
+    newer = post(3, "드론 산업 온실가스", first_seen="2024-05-01T00:02:00+00:00")
+    batch = [old, new, newer]
+    matches = Matcher(subs).match(batch)
+    assert store.record(matches, batch, now=start + 200) == 3  # kim: p2, p3; lee: p3 (p1 predates both topics)
+    assert store.record(matches, batch, now=start + 300) == 0  # re-delivered: no second alert
+    assert [a["id"] for a in store.alerts("kim")] == ["p3", "p2"]
+    assert store.alerts("kim")[0]["terms"] == ["드론"] and store.alerts("lee")[0]["topics"] == ["탄소"]
+    assert store.alerts("kim", topic="없는 주제") == []
+    assert store.last_modified("kim") == dt.datetime.fromtimestamp(start + 200, dt.timezone.utc)
+    # An explicit `since` wins over the first-seen time of the topic.
+    subs2 = load_subscriptions(write(tmp_path / "s2.yaml", GOOD.replace("    email:", "    since: 2024-04-01\n    email:")))
+    register(redis_client, prefix, subs2, now=start)
+    assert store.record(Matcher(subs2).match([old]), [old], now=start + 400) == 1
+    assert [a["id"] for a in store.alerts("kim")] == ["p3", "p2", "p1"]
+
+
+def test_process_new_posts_with_a_hot_reloaded_set(redis_client, prefix, tmp_path):
+    path = write(tmp_path / "s.yaml", GOOD)
+    subs = SubscriptionSet(path)
+    assert process_new_posts(redis_client, prefix, subs, []) == 0  # registers the topics now
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).isoformat()
+    assert process_new_posts(redis_client, prefix, subs, [post(1, "드론 시연회", first_seen=future)]) == 1
+    assert process_new_posts(redis_client, prefix, subs, [post(1, "드론 시연회", first_seen=future)]) == 0
+    assert process_new_posts(redis_client, prefix, list(subs), [post(2, "온실가스 통계", first_seen=future)]) == 1
+
+
+# --- e-mail digests -------------------------------------------------------
+
+class _Inbox:
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """An aiosmtpd server on a free port, in a thread; yields (inbox, port)."""
+    loop = asyncio.new_event_loop()
+    inbox = _Inbox()
+    server = loop.run_until_complete(loop.create_server(lambda: SMTP(inbox, loop=loop), "127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield inbox, server.sockets[0].getsockname()[1]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+
+
+def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server):
+    inbox, port = smtp_server
+    text = GOOD.replace("    name: 이서연\n", "    name: 이서연\n    email: lee@example.go.kr\n")
+    text += "  - id: park\n    name: 박지훈\n    topics:\n      - {name: 드론, query: 드론}\n"  # no e-mail: feeds only
+    subs = load_subscriptions(write(tmp_path / "s.yaml", text))
+    register(redis_client, prefix, subs, now=0)
+    store = AlertStore(redis_client, prefix)
+    batch = [post(1, "드론 <b>시연회</b> 개최", "경남 드론 산업 육성 & 시연 <script>x</script>"),
+             post(2, "온실가스 감축 보도", first_seen="2024-05-02T00:00:00+00:00"), post(3, "드론 택배")]
+    store.record(Matcher(subs).match(batch), batch)
+    sent = send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 1일")
+    assert sent == {"kim": 2, "lee": 1}
+    assert sorted(r[0] for r in inbox.recipients) == ["kim@example.go.kr", "lee@example.go.kr"]
+    kim = next(m for m in inbox.messages if "kim@" in m["To"])
+    assert kim["Subject"] == "[어딨노] 김민수님의 키워드 브리핑 (5월 1일) 새 글 2건"
+    plain = kim.get_body(("plain",)).get_content()
+    html_part = kim.get_body(("html",)).get_content()
+    assert "드론 <b>시연회</b> 개최" in plain and "https://www.gyeongnam.go.kr/board/1" in plain and "드론 택배" in plain
+    assert "<script>" not in html_part and "&lt;b&gt;시연회&lt;/b&gt;" in html_part and "<b>드론</b>" in html_part
+    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 2일") == {}
+    assert len(inbox.messages) == 2
+    later = [post(4, "드론 규제 특구", first_seen="2024-05-03T00:00:00+00:00")]
+    store.record(Matcher(subs).match(later + batch), later + batch)  # p1..p3 again: no new alert
+    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 3일") == {"kim": 1}
+    assert "드론 규제 특구" in inbox.messages[-1].get_body(("plain",)).get_content()
+
+
+def test_digest_failure_keeps_the_alerts_for_the_next_send(redis_client, prefix, tmp_path, smtp_server):
+    inbox, port = smtp_server
+    subs = load_subscriptions(write(tmp_path / "s.yaml", GOOD))
+    register(redis_client, prefix, subs, now=0)
+    store = AlertStore(redis_client, prefix)
+    batch = [post(1, "드론 시연회")]
+    store.record(Matcher(subs).match(batch), batch)
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    assert send_digests(store, subs, "127.0.0.1", dead_port, "nugo@example.go.kr", "오늘") == {}
+    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "오늘") == {"kim": 1}
