@@ -111,6 +111,7 @@ class _Batch:
         self.first_seen: dict[str, datetime] = {}
         self.now = datetime.now(timezone.utc)
         self.posts_searcher = None
+        self.committed_posts: list[dict] = []  # rows (with first_seen) of the posts this batch committed
 
     def _first_seen(self, post_id: str) -> datetime:
         if post_id in self.first_seen:
@@ -146,6 +147,8 @@ class _Batch:
             for doc in docs.values():
                 writer.add_document(**doc)
             writer.commit()
+            if name == POSTS:
+                self.committed_posts += [doc["row"] for doc in docs.values()]
             docs.clear()
 
     def close(self) -> None:
@@ -212,11 +215,13 @@ def _stopped(stop) -> bool:
 
 def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: int = 500, block_ms: int = 1000,
             stop=None, once: bool = False, healthy_ratio: float = 0.5, consumer: str = "writer",
-            lock_wait: float = 0.0, crash_before_commit: int = 0) -> ConsumeStats:
+            lock_wait: float = 0.0, crash_before_commit: int = 0, on_commit=None) -> ConsumeStats:
     """Index the items stream until `stop` (an Event or a callable) is set, or, with `once`, until
     the stream is drained. Entries are acknowledged only after their documents are committed.
     Raises IndexerBusy when another writer holds the index (after waiting `lock_wait` seconds).
-    `crash_before_commit` (tests only): os._exit(1) before the commit of that batch (True: the first)."""
+    `crash_before_commit` (tests only): os._exit(1) before the commit of that batch (True: the first).
+    `on_commit(posts)` is called with the committed post rows (first_seen included) after each commit and
+    before the acknowledgement, so a crash re-delivers them; it must be idempotent (the notifier is)."""
     started = time.monotonic()
     stream = f"{prefix}:items"
     stats = ConsumeStats()
@@ -248,6 +253,8 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
                 job.commit()
             finally:
                 job.close()
+            if on_commit and job.committed_posts:
+                on_commit(job.committed_posts)
             stats.acked += client.xack(stream, GROUP, *ids)
             stats.batches += 1
             stats.read += len(entries)

@@ -155,6 +155,39 @@ def cmd_crawl(args) -> int:
     return 0 if all(r.get("status") == "finished" for r in final.values()) else 1
 
 
+def cmd_index(args) -> int:
+    from conf.loader import load_cluster
+    from workers.indexer import run_indexer
+
+    cluster = load_cluster(args.conf)
+    if not args.once:
+        print("색인기 실행 중 (Ctrl+C로 멈춤)", flush=True)
+    try:
+        stats = run_indexer(cluster, once=args.once)
+    except KeyboardInterrupt:
+        return 0
+    print(f"색인 완료: 직원 {stats.staff:,}건 · 게시글 {stats.posts:,}건 · 크롤 종료 {stats.runs}건 "
+          f"(교체 {stats.swapped}, 보류 {stats.dropped}) · {stats.seconds:.1f}초")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from conf.loader import load_cluster
+    from index.cli_search import format_table
+    from index.search import StaffSearcher
+    from workers.indexer import index_dir
+
+    cluster = load_cluster(args.conf)
+    path = index_dir(cluster)
+    if not path.exists():
+        print("아직 색인이 없습니다. 먼저 `nugo crawl`과 `nugo index --once`를 실행하세요.", file=sys.stderr)
+        return 1
+    results = StaffSearcher(path).search(" ".join(args.query), region=args.region, organization=args.organization,
+                                         page=args.page, per_page=args.per_page)
+    print(format_table(results))
+    return 0 if results.total else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nugo", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watch", dest="watch", action="store_false", help="시작만 하고 기다리지 않음")
     p.add_argument("--timeout", type=float, default=None, help="기다릴 최대 시간(초)")
     p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("index", help="색인기: 수집 항목을 색인하고 새 게시글을 구독과 맞춰 봄 (클러스터에 하나만)")
+    p.add_argument("--once", action="store_true", help="쌓인 항목만 색인하고 종료")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="직원 검색 (예: nugo search 드론, nugo search 청년 일자리)")
+    p.add_argument("query", nargs="+", help="검색어 (여러 낱말은 모두 포함)")
+    p.add_argument("--region", help="지역 (서울, 경남 …)")
+    p.add_argument("--organization", help="기관 (경상남도 …)")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--per-page", type=int, default=50)
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
     p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")

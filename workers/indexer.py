@@ -1,0 +1,31 @@
+"""The index service: the single writer, with the notifier matching each commit's posts."""
+from __future__ import annotations
+
+import logging
+
+from conf.connection import redis_client
+from conf.loader import Cluster
+from index.writer import ConsumeStats, consume
+from notifier.process import process_new_posts
+from notifier.subscription import SubscriptionSet, subscriptions_path
+
+logger = logging.getLogger(__name__)
+
+
+def index_dir(cluster: Cluster):
+    return cluster.data_path / "index"
+
+
+def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None, batch: int = 500,
+                lock_wait: float = 0.0) -> ConsumeStats:
+    """Consume the item stream into the index; new posts go to the notifier after each commit."""
+    client = client or redis_client(cluster)
+    subscriptions = SubscriptionSet(subscriptions_path(cluster))
+
+    def notify(posts: list[dict]) -> None:
+        new = process_new_posts(client, cluster.key_prefix, subscriptions, posts)
+        if new:
+            logger.info("%d new alert(s)", new)
+
+    return consume(client, cluster.key_prefix, index_dir(cluster), batch=batch, once=once, stop=stop,
+                   healthy_ratio=cluster.healthy_ratio, on_commit=notify, lock_wait=lock_wait)
