@@ -20,7 +20,12 @@ def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None,
                 lock_wait: float = 0.0) -> ConsumeStats:
     """Consume the item stream into the index; new posts go to the notifier after each commit."""
     client = client or redis_client(cluster)
-    subscriptions = SubscriptionSet(subscriptions_path(cluster))
+    path = subscriptions_path(cluster)
+    if not path.exists():
+        logger.warning("no subscriptions at %s: posts are indexed, no alerts are made", path)
+        return consume(client, cluster.key_prefix, index_dir(cluster), batch=batch, once=once, stop=stop,
+                       healthy_ratio=cluster.healthy_ratio, lock_wait=lock_wait)
+    subscriptions = SubscriptionSet(path)
 
     def notify(posts: list[dict]) -> None:
         new = process_new_posts(client, cluster.key_prefix, subscriptions, posts)
