@@ -20,13 +20,27 @@ def cmd_check_config(args) -> int:
     variables = default_variables()
     variables.setdefault("FARM_PORT", "0")  # farm sites validate without a running farm
     problems, count = check_config(args.conf, variables)
+    subscribers = _check_subscriptions(args.conf, problems)
     if problems:
         print(f"설정 오류 {len(problems)}건:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    print(f"설정 정상: 사이트 {count}개 확인")
+    print(f"설정 정상: 사이트 {count}개, 구독자 {subscribers}명 확인")
     return 0
+
+
+def _check_subscriptions(conf: str | None, problems: list[str]) -> int:
+    """Validate the subscription file(s) too; returns how many officials they list."""
+    from conf.loader import load_cluster
+    from notifier.subscription import load_subscriptions, subscriptions_path
+
+    try:
+        path = subscriptions_path(load_cluster(conf))
+        return len(load_subscriptions(path)) if path.exists() else 0
+    except ConfigError as exc:
+        problems += exc.problems
+        return 0
 
 
 def cmd_redis(args) -> int:
