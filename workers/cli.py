@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -87,22 +88,9 @@ def cmd_farm(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from conf.connection import redis_url
-    from conf.loader import load_cluster
-    from tests.farm import Farm
+    from workers.demo import run_demo
 
-    cluster = load_cluster(args.conf)
-    url = redis_url(cluster)
-    with Farm(seed=args.seed, port=args.port) as farm:
-        print("누고 데모")
-        print(f"  Redis      : {url.split('@')[-1]}")
-        print(f"  사이트 농장: 포트 {farm.port}, 사이트 {len(farm.sites)}개")
-        for site in farm.sites:
-            print(f"    {site['id']:<20} {site['base_url']}  ({site['organization']})")
-        print(f"  다른 창에서: NUGO_FARM_PORT={farm.port} nugo check-config")
-        print("Ctrl+C로 멈춥니다.", flush=True)
-        _wait_for_signal()
-    return 0
+    return run_demo(args.conf, seed=args.seed, farm_port=args.port, web_port=args.web_port, workers=args.workers)
 
 
 def _load_sites(cluster, names: list[str], kind: str | None):
@@ -249,9 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="포트 (기본: 빈 포트)")
     p.set_defaults(func=cmd_farm)
 
-    p = sub.add_parser("demo", help="데모: 내장 Redis와 사이트 농장을 띄우고 위치를 알려 줍니다")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--port", type=int, default=0)
+    p = sub.add_parser("demo", help="데모: 내장 Redis와 사이트 농장을 띄우고, 크롤·색인한 뒤 검색 페이지와 피드를 엽니다")
+    p.add_argument("--seed", type=int, default=1, help="사이트 농장 내용 시드")
+    p.add_argument("--port", type=int, default=0, help="사이트 농장 포트 (기본: 빈 포트)")
+    p.add_argument("--web-port", type=int, default=None, help="검색 페이지 포트 (기본: cluster.yaml의 web.port)")
+    p.add_argument("--workers", type=int, default=2, help="크롤 작업자 수")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -270,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
