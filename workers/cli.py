@@ -190,6 +190,15 @@ def cmd_search(args) -> int:
     return 0 if results.total else 1
 
 
+def cmd_serve(args) -> int:
+    from conf.loader import load_cluster
+    from workers.serve import serve
+
+    cluster = load_cluster(args.conf)
+    serve(cluster, args.host, args.port, args.workers, args.threads)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nugo", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--per-page", type=int, default=50)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("serve", help="검색 페이지·JSON API·개인 피드·상태 페이지 서비스 (gunicorn)")
+    p.add_argument("--host", help="주소 (기본: cluster.yaml의 web.host)")
+    p.add_argument("--port", type=int, help="포트 (기본: cluster.yaml의 web.port)")
+    p.add_argument("--workers", type=int, default=2, help="프로세스 수 (기본 2)")
+    p.add_argument("--threads", type=int, default=4, help="프로세스당 스레드 수 (기본 4)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
     p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")
