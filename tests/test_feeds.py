@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
-import shutil
 import sqlite3
 import subprocess
 import threading
@@ -195,7 +194,6 @@ class FeedServer:
         self.thread.join(5)
 
 
-@pytest.mark.skipif(shutil.which("newsboat") is None, reason="newsboat is not installed")
 def test_newsboat_reads_the_feed_once_per_item(feed_store, tmp_path):
     subs, store = feed_store
     home = tmp_path / "home"

@@ -394,6 +394,17 @@ def test_gunicorn_serves_the_app_and_stops_cleanly(data):
             urllib.request.urlopen(urllib.request.Request(f"{url}feeds/{data['token']}.rss",
                                                           headers={"If-None-Match": tag}), timeout=5)
         assert not_modified.value.code == 304
+        # a real reader, newsboat, reloads the feed from this server and lists the official's three alerts
+        home = data["root"] / "newsboat"
+        home.mkdir(exist_ok=True)
+        (home / "urls").write_text(f"{url}feeds/{data['token']}.rss\n", encoding="utf-8")
+        (home / "config").write_text("reload-threads 1\ndownload-timeout 20\n", encoding="utf-8")
+        reader = ["newsboat", "-u", str(home / "urls"), "-c", str(home / "cache.db"), "-C", str(home / "config"), "-x"]
+        reader_env = {**os.environ, "HOME": str(home)}
+        for command in ("reload", "reload"):
+            assert subprocess.run(reader + [command], capture_output=True, env=reader_env, timeout=60).returncode == 0
+        unread = subprocess.run(reader + ["print-unread"], capture_output=True, text=True, env=reader_env, timeout=60)
+        assert unread.stdout.strip() == "3 unread articles", unread.stdout + unread.stderr
         while len(children) < 2:  # both workers boot (the second may still be importing)
             assert time.monotonic() < deadline, children
             time.sleep(0.05)
