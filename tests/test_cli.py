@@ -10,7 +10,7 @@ from workers.cli import build_parser, main
 def test_every_subcommand_has_help(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert {"check-config", "redis", "farm", "demo"} <= set(commands)
+    assert {"check-config", "redis", "worker", "crawl", "index", "search", "serve", "feeds", "digest", "farm", "demo"} <= set(commands)
     for name, sub in commands.items():
         assert sub.format_help().strip(), name
     with pytest.raises(SystemExit) as info:

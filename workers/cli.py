@@ -199,6 +199,36 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_feeds(args) -> int:
+    from conf.connection import redis_client
+    from conf.loader import load_cluster
+    from notifier.feed import write_static_feeds
+    from notifier.subscription import load_subscriptions, subscriptions_path
+
+    cluster = load_cluster(args.conf)
+    officials = load_subscriptions(subscriptions_path(cluster))
+    base = cluster.web.get("base_url") or f"http://{cluster.web['host']}:{cluster.web['port']}"
+    written = write_static_feeds(args.dir, redis_client(cluster), cluster.key_prefix, officials, base_url=base)
+    print(f"피드 파일 {len(written)}개를 새로 썼습니다 ({args.dir}, 구독자 {len(officials)}명).")
+    return 0
+
+
+def cmd_digest(args) -> int:
+    from conf.connection import redis_client
+    from conf.loader import load_cluster
+    from notifier.digest import send_digests
+    from notifier.store import AlertStore
+    from notifier.subscription import load_subscriptions, subscriptions_path
+
+    cluster = load_cluster(args.conf)
+    officials = load_subscriptions(subscriptions_path(cluster))
+    smtp = cluster.smtp
+    sent = send_digests(AlertStore(redis_client(cluster), cluster.key_prefix), officials, smtp["host"], smtp["port"],
+                        smtp["sender"], args.period)
+    print(f"요약 메일 {sum(1 for n in sent.values() if n)}통 발송 (게시글 {sum(sent.values())}건).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nugo", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -246,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="프로세스 수 (기본 2)")
     p.add_argument("--threads", type=int, default=4, help="프로세스당 스레드 수 (기본 4)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feeds", help="모든 구독자의 개인 피드를 정적 파일로 쓰기 (다른 웹 서버용)")
+    p.add_argument("dir", help="피드 파일을 쓸 폴더")
+    p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("digest", help="새 알림 요약 메일 발송 (이메일이 있는 구독자, 같은 글은 다시 보내지 않음)")
+    p.add_argument("--period", default="오늘", help="메일 제목에 쓸 기간 이름 (기본: 오늘)")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
     p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")
