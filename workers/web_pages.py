@@ -157,10 +157,13 @@ def flag_text(reason: str | None) -> str:
     return "최근 수집에 실패했습니다. 이전 자료를 그대로 보여 줍니다."
 
 
-def page(title: str, body: str, *, tab: str = "staff", q: str = "", autofocus: bool = False) -> str:
+DEFAULT_TAB = "staff"
+
+
+def page(title: str, body: str, *, tab: str = DEFAULT_TAB, q: str = "", autofocus: bool = False) -> str:
     tabs = "".join(
-        f'<a href="{link("/", tab=None if name == "staff" else name, q=q)}"'
-        f'{" aria-current=page" if name == tab else ""}>{label}</a>' for name, label in TABS)
+        f'<a href="{link("/", tab=None if tab_id == DEFAULT_TAB else tab_id, q=q)}"'
+        f'{" aria-current=page" if tab_id == tab else ""}>{label}</a>' for tab_id, label in TABS)
     hidden = '<input type="hidden" name="tab" value="posts">' if tab == "posts" else ""
     return f"""<!doctype html>
 <html lang="ko">
