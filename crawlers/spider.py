@@ -145,7 +145,8 @@ class FrontierSpider(scrapy.Spider):
             logger.info("retry %d/%d of %s (%s)", attempt, self.retries, request["url"], reason)
         else:
             self.frontier.note_error(run_id, request["url"], f"{reason} (after {self.retries} retries)")
-            self.frontier.ack(self.lease_of(meta)["id"], failed=1)
+            # gave_up: the site's data may be incomplete; the indexer will not let such a directory run replace the last one
+            self.frontier.ack(self.lease_of(meta)["id"], failed=1, gave_up=1)
             logger.warning("giving up on %s [%s]: %s", request["url"], site.id, reason)
 
     # --- callbacks ----------------------------------------------------------------------------

@@ -66,6 +66,13 @@ def _failure_reason(client, prefix: str | None, run_id: str, status: str) -> str
     return f"run {run_id} {status}" + (f": {detail}" if detail else "")
 
 
+def _pages_given_up(client, prefix: str | None, run_id: str) -> int:
+    """Pages of the run that stayed unreachable after every retry: its data may be incomplete."""
+    if client is None or not prefix:
+        return 0
+    return int(client.hget(f"{prefix}:run:{run_id}", "gave_up") or 0)
+
+
 def handle_run_event(store: Store, state: LiveState, event: dict, *, healthy_ratio: float = 0.5,
                      client=None, prefix: str | None = None) -> str:
     """Apply a run_end / run_failed event; returns "live", "dropped", "board" or "seen"."""
@@ -94,8 +101,11 @@ def handle_run_event(store: Store, state: LiveState, event: dict, *, healthy_rat
         return "board"
 
     live_rows = entry.get("rows", 0) if entry.get("run_id") else 0
+    gave_up = _pages_given_up(client, prefix, run_id)
     if status != "finished":
         reason = _failure_reason(client, prefix, run_id, status)
+    elif gave_up:
+        reason = f"run {run_id} finished but {gave_up} page(s) could not be fetched after retries"
     elif not rows:
         reason = f"run {run_id} finished with 0 rows"
     elif len(rows) < healthy_ratio * live_rows:

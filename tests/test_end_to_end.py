@@ -152,3 +152,34 @@ def test_new_posts_reach_exactly_the_matching_feeds_within_one_cycle(farm, priva
         assert {e.link for e in parsed.entries} == expected[official.id]
     # a third cycle with nothing new adds nothing (recrawl: details already collected are skipped)
     assert sum(int(r.get("pages", 0)) for r in runs.values()) < 60
+
+
+def test_incomplete_directory_crawl_never_replaces_good_rows(farm, private_redis, tmp_path):
+    from index.state import site_status
+
+    kit = CrawlKit(tmp_path, farm, private_redis, retries=1)
+    kit.start_workers(2)
+    try:
+        kit.seed(["ulsan", "sejong"])
+        kit.wait()
+        run_indexer(kit.cluster, once=True, client=kit.client)
+        searcher = StaffSearcher(index_dir(kit.cluster))
+        before = {s: searcher.search("주무관", organization=o, per_page=10_000).total
+                  for s, o in (("ulsan", "울산광역시"), ("sejong", "세종특별자치시"))}
+        assert all(before.values())
+        farm.set_faults("ulsan", failure_rate=0.5, fail_attempts=100)  # some pages stay down through every retry
+        farm.set_faults("sejong", broken_layout=True)                   # the layout changed: nothing matches
+        kit.runs.clear()
+        kit.seed(["ulsan", "sejong"])
+        kit.wait()
+        run_indexer(kit.cluster, once=True, client=kit.client)
+    finally:
+        farm.clear_faults()
+        kit.stop_workers()
+    searcher.refresh()
+    after = {s: searcher.search("주무관", organization=o, per_page=10_000).total
+             for s, o in (("ulsan", "울산광역시"), ("sejong", "세종특별자치시"))}
+    assert after == before  # the good rows are still searchable
+    status = site_status(index_dir(kit.cluster))
+    assert "could not be fetched" in status["ulsan"]["flagged"]
+    assert "0 rows" in status["sejong"]["flagged"]
