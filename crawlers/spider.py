@@ -48,6 +48,7 @@ class FrontierSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._sites: dict[str, Site] = {}
+        self._noted: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -113,7 +114,10 @@ class FrontierSpider(scrapy.Spider):
         """Queue a follow-up request, within the site's robots, depth and page limits."""
         meta = request["meta"]
         if meta.get("depth", 0) > site["max_depth"]:
-            self.frontier.note_error(run_id, request["url"], f"depth cap {site['max_depth']} reached; not followed")
+            self.frontier.add_stats(run_id, depth_capped=1)
+            if (run_id, "depth") not in self._noted:  # once per run and worker: most such links were seen already
+                self._noted.add((run_id, "depth"))
+                self.frontier.note_error(run_id, request["url"], f"depth cap {site['max_depth']} reached; not followed")
             return False
         if dedup and not self.robots.allowed(request["url"]):
             self.frontier.add_stats(run_id, robots_skipped=1)  # a rule followed, not an error
