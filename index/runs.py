@@ -94,6 +94,9 @@ def handle_run_event(store: Store, state: LiveState, event: dict, *, healthy_rat
         flag = None
         if status != "finished":
             flag = {"reason": _failure_reason(client, prefix, run_id, status), "run_id": run_id, "at": ended_at}
+        elif not entry.get("baseline"):
+            # the board's first finished crawl: its posts are the backlog, later ones are news
+            entry["baseline"] = {"run_id": run_id, "ended_at": ended_at}
         entry["flag"] = flag
         state.outcomes[run_id] = "board"
         state.save()

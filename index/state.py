@@ -70,7 +70,8 @@ def read_live(paths: IndexPaths) -> dict:
 
 
 def site_status(index_dir: str | Path) -> dict[str, dict]:
-    """Per site: live run id, rows, last healthy crawl time, flagged reason, last run seen."""
+    """Per site: live run id, rows, last healthy crawl time, flagged reason, last run seen, and for
+    boards the baseline (first finished run: its posts are the backlog, not news)."""
     data = read_live(IndexPaths(Path(index_dir)))
     out = {}
     for site, entry in sorted(data.get("sites", {}).items()):
@@ -79,5 +80,6 @@ def site_status(index_dir: str | Path) -> dict[str, dict]:
             "live_run": entry.get("run_id"), "rows": entry.get("rows", 0), "organization": entry.get("organization"),
             "region": entry.get("region"), "healthy_at": entry.get("healthy_at"),
             "flagged": flag.get("reason"), "flagged_at": flag.get("at"), "last_run": entry.get("last_run"),
+            "baseline": entry.get("baseline"),
         }
     return out

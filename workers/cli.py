@@ -90,7 +90,8 @@ def cmd_farm(args) -> int:
 def cmd_demo(args) -> int:
     from workers.demo import run_demo
 
-    return run_demo(args.conf, seed=args.seed, farm_port=args.port, web_port=args.web_port, workers=args.workers)
+    return run_demo(args.conf, seed=args.seed, farm_port=args.port, web_port=args.web_port, workers=args.workers,
+                    cycle=args.cycle)
 
 
 def _load_sites(cluster, names: list[str], kind: str | None):
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="사이트 농장 포트 (기본: 빈 포트)")
     p.add_argument("--web-port", type=int, default=None, help="검색 페이지 포트 (기본: cluster.yaml의 web.port)")
     p.add_argument("--workers", type=int, default=2, help="크롤 작업자 수")
+    p.add_argument("--cycle", type=float, default=60.0, help="게시판 재수집·예시 보도자료 게시 주기(초, 기본 60)")
     p.set_defaults(func=cmd_demo)
     return parser
 

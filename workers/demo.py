@@ -1,7 +1,9 @@
 """`nugo demo`: the whole product on one machine, against the site farm."""
 from __future__ import annotations
 
+import itertools
 import sys
+import threading
 
 from conf.connection import connect, redis_url
 from conf.loader import load_cluster, load_sites
@@ -14,8 +16,18 @@ from notifier.subscription import load_subscriptions, subscriptions_path
 from workers.indexer import index_dir, run_indexer
 
 
+# Sample news the demo publishes on farm boards, so the example officials' feeds fill up while it runs.
+SAMPLE_NEWS = [
+    ("gyeongnam-press", "경남도, 드론 실증 특구 확대 지정", "경상남도는 드론산업육성을 위해 실증 특구를 넓힌다고 밝혔다."),
+    ("busan-announce", "청년 일자리 박람회 참가 기업 모집", "부산광역시는 청년 일자리 박람회에 참가할 기업을 모집한다."),
+    ("korea-kr-press", "탄소중립 이행 점검 회의 개최", "정부는 온실가스 감축 목표 이행을 점검했다."),
+    ("seoul-press", "수소 충전소 확충 계획 발표", "서울시는 수소 충전소를 두 배로 늘린다고 밝혔다."),
+    ("jeju-press", "저출생 대응 출산 지원 확대", "제주도는 저출생 대책으로 출산 지원금을 늘린다."),
+]
+
+
 def run_demo(conf: str | None, *, seed: int = 1, farm_port: int = 0, web_port: int | None = None,
-             workers: int = 2, serve_web: bool = True) -> int:
+             workers: int = 2, serve_web: bool = True, cycle: float = 60.0) -> int:
     """Start Redis and the farm, crawl every farm site, index, then serve the search page and feeds."""
     from tests.farm import Farm
 
@@ -46,11 +58,38 @@ def run_demo(conf: str | None, *, seed: int = 1, farm_port: int = 0, web_port: i
         base = web.get("base_url") or f"http://{web['host']}:{port}"
         _print_feeds(cluster, client, base)
         print(f"\n검색 페이지: {base}/?q=드론   상태: {base}/status")
+        if not serve_web:
+            return 0
+        boards = [s for s in sites.values() if s["kind"] == "board"]
+        print(f"게시판은 {cycle:g}초마다 다시 수집하고, 사이트 농장에 예시 보도자료를 {cycle:g}초마다 올립니다.")
         print("Ctrl+C로 멈춥니다.", flush=True)
-        if serve_web:
+        stop = threading.Event()
+        procs = start_workers(workers, url, conf=conf)
+        news = itertools.cycle(SAMPLE_NEWS)
+
+        def board_cycle():
+            while not stop.wait(cycle):
+                site_id, title, body = next(news)
+                if site_id in sites:
+                    farm.publish(site_id, title=title, body=body)
+                seed_sites(client, cluster, boards)
+
+        threads = [threading.Thread(target=run_indexer, args=(cluster,), kwargs={"stop": stop, "client": client}, daemon=True),
+                   threading.Thread(target=board_cycle, daemon=True)]
+        for thread in threads:
+            thread.start()
+        try:
             from workers.serve import serve
 
             serve(cluster, web["host"], port)
+        finally:
+            stop.set()
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait()
+            for thread in threads:
+                thread.join(10)
     return 0
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from conf.connection import redis_client
 from conf.loader import Cluster
+from index.state import site_status
 from index.writer import ConsumeStats, consume
 from notifier.process import process_new_posts
 from notifier.subscription import SubscriptionSet, subscriptions_path
@@ -14,6 +16,23 @@ logger = logging.getLogger(__name__)
 
 def index_dir(cluster: Cluster):
     return cluster.data_path / "index"
+
+
+def news_only(index_path, posts: list[dict]) -> list[dict]:
+    """Drop the backlog: a board's first finished crawl is its baseline. A post is news when it came
+    from a later run and was first seen after the baseline ended (a re-emitted old post keeps its
+    first_seen). Without this, every post of a newly added board would be an alert."""
+    status = site_status(index_path)
+
+    def is_news(post: dict) -> bool:
+        baseline = (status.get(post.get("site")) or {}).get("baseline")
+        if not baseline or post.get("run_id") == baseline["run_id"]:
+            return False
+        try:
+            return datetime.fromisoformat(post["first_seen"]) > datetime.fromisoformat(baseline["ended_at"])
+        except (KeyError, TypeError, ValueError):
+            return False
+    return [p for p in posts if is_news(p)]
 
 
 def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None, batch: int = 500,
@@ -28,6 +47,7 @@ def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None,
     subscriptions = SubscriptionSet(path)
 
     def notify(posts: list[dict]) -> None:
+        posts = news_only(index_dir(cluster), posts)
         new = process_new_posts(client, cluster.key_prefix, subscriptions, posts)
         if new:
             logger.info("%d new alert(s)", new)
