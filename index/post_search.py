@@ -1,42 +1,67 @@
-"""Post search in Whoosh: the same substring semantics over title, body and department, newest first."""
+"""Post search: every query word a substring of title, body or department (spaces removed), newest first.
+
+Over the segments of `index.post_store`: per segment, the postings of each word's grams are
+intersected (a word up to 3 characters is its own gram: exact); the candidates are narrowed by the
+live mask, the filters and `since_first_seen`; words longer than 3 characters are then checked as
+substrings of the folded text of the remaining candidates, so the total is exact. A word's checked
+posts in a large (immutable) segment are cached per process, so a repeated long word costs one
+bitmap intersection. The page is the top `page * per_page` posts by date (or first seen) picked per
+segment with numpy, then merged.
+"""
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from whoosh.query import And, AndNot, NumericRange, Or, Phrase, Query, Term
+import numpy as np
 
+from index.post_store import MANIFEST, Segment, intersect, member, read_deleted, word_keys
 from index.results import Results
-from index.store import POSTS, Store
+from index.store import IndexPaths
 from index.text import POST_SEARCH_FIELDS, find_spans, query_words
 
 logger = logging.getLogger(__name__)
 
-SORTS = {"date": "date_sort", "first_seen": "first_seen_us"}
+SORTS = ("date", "first_seen")
+FACETS = ("region", "board_kind")
+CACHE_MIN_DOCS = 8192  # segments at least this large keep checked long words
+CACHE_IDS = 8_000_000  # post ids (2 bytes each) the checked-word cache of a process keeps; 0: no cache
 
 
-def word_query(word: str) -> Query:
-    """Whoosh query matching the posts whose folded title, body or department contain `word`.
+@dataclass(frozen=True)
+class _Word:
+    word: str
+    keys: tuple
+    exact: bool
+    utf16: bytes
+    units: tuple  # its UTF-16 code units (for the kept long grams of large segments)
 
-    One character: the `chars` field; two: one bigram; longer: the phrase of its bigrams at
-    consecutive positions (exact: bigrams are positioned over the text with spaces removed).
-    """
+
+def _word(word: str) -> _Word:
     word = "".join(word.split()).lower()
-    if len(word) == 1:
-        return Term("chars", word)
-    if len(word) == 2:
-        return Term("grams", word)
-    return Phrase("grams", [word[i:i + 2] for i in range(len(word) - 1)])
+    keys, exact = word_keys(word)
+    utf16 = word.encode("utf-16-le", "surrogatepass")
+    units = tuple(np.frombuffer(utf16, dtype="<u2").tolist())
+    return _Word(word, tuple(keys), exact, utf16, units)
 
 
-def _any(field: str, value) -> Query | None:
-    if value is None or value == "" or value == []:
-        return None
-    values = [value] if isinstance(value, str) else list(value)
-    return Term(field, values[0]) if len(values) == 1 else Or([Term(field, v) for v in values])
+def _word_ids(seg: Segment, w: _Word) -> tuple[np.ndarray, bool]:
+    """(candidates of `w` in the segment, exact): exact for a gram, or for a word of 4-6 units the
+    segment keeps as a common long gram; otherwise narrowed by the kept grams inside it, to be checked."""
+    if not w.exact and seg.long_keys:
+        packed, exact = seg.long_mask(w.units)
+        if packed is not None:
+            if exact:
+                return np.flatnonzero(seg.unpack(packed)).astype(np.uint16), True
+            ids = seg.word_ids(w.keys)
+            return ids[seg.unpack(packed)[ids]], False
+    return seg.word_ids(w.keys), w.exact
 
 
 def _micros(moment: datetime | str | float) -> int:
@@ -47,27 +72,119 @@ def _micros(moment: datetime | str | float) -> int:
     return int(float(moment) * 1_000_000)
 
 
+def _values(value) -> set[str] | None:
+    if value is None or value == "" or value == []:
+        return None
+    return {value} if isinstance(value, str) else set(value)
+
+
+class _Checked:
+    """Process-wide LRU of (segment file, word) -> local ids whose text holds the word."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key, ids: np.ndarray) -> None:
+        if len(ids) > self.budget // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = ids
+            self.used += len(ids) + 16
+            while self.used > self.budget and self._items:
+                _, old = self._items.popitem(last=False)
+                self.used -= len(old) + 16
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.used = 0
+
+
+CHECKED = _Checked(CACHE_IDS)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One segment as a view sees it: the segment and its live mask."""
+
+    seg: Segment
+    live: np.ndarray
+    del_name: str | None
+    live_count: int
+
+    @property
+    def all_live(self) -> bool:
+        return self.live_count == self.seg.docs
+
+
 class PostSearcher:
-    """One Whoosh searcher kept open; `refresh()` reopens it only when the posts index changed."""
+    """The live post segments, mapped read-only; `refresh()` picks up the writer's new manifest."""
 
     def __init__(self, index_dir: str | Path):
-        self.store = Store(index_dir)
+        self.root = IndexPaths(Path(index_dir)).posts
         self._lock = threading.Lock()
-        self._searcher = self.store.open(POSTS).searcher()
+        self._parts: tuple[_Part, ...] = ()
+        self._stamp = None
+        self.refresh()
 
     def refresh(self) -> bool:
+        """Pick up commits and merges since the last call; True when the view changed."""
         with self._lock:
-            newer = self._searcher.refresh()
-            changed = newer is not self._searcher
-            self._searcher = newer
+            for attempt in range(5):
+                try:
+                    return self._refresh()
+                except FileNotFoundError:  # a merge removed a file between manifest and open: read again
+                    logger.info("post segment moved during refresh, retrying (%d)", attempt + 1)
+                    self._stamp = None
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        try:
+            st = (self.root / MANIFEST).stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return False
+        if stamp is None:
+            changed = bool(self._parts)
+            self._parts, self._stamp = (), None
             return changed
+        manifest = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
+        current = {p.seg.name: p for p in self._parts}
+        parts = []
+        for entry in manifest["segments"]:
+            old = current.get(entry["name"])
+            seg = old.seg if old is not None else Segment(self.root / f"{entry['name']}.seg")
+            del_name = entry.get("del")
+            if old is not None and old.del_name == del_name:
+                parts.append(old)
+                continue
+            live = read_deleted(self.root / del_name, seg.docs) if del_name else np.ones(seg.docs, dtype=bool)
+            parts.append(_Part(seg, live, del_name, int(live.sum())))
+        self._parts = tuple(parts)
+        self._stamp = stamp
+        return True
 
     def close(self) -> None:
-        self._searcher.close()
+        self._parts = ()
 
     def __len__(self) -> int:
-        return self._searcher.doc_count()
+        return sum(p.live_count for p in self._parts)
 
+    # -- search
     def search(self, query: str, *, site=None, region=None, board_kind=None, since_first_seen=None,
                exclude=(), sort: str = "date", page: int = 1, per_page: int = 50) -> Results:
         """Posts holding every word of `query` (none of `exclude`), newest `sort` first.
@@ -76,28 +193,111 @@ class PostSearcher:
         committed at or after it (alerts). `sort`: "date" (the post's date, or first seen when it
         has none) or "first_seen"."""
         started = time.perf_counter()
+        if sort not in SORTS:
+            raise KeyError(sort)
         page, per_page = max(1, int(page)), max(1, int(per_page))
         words = query_words(query)
         results = Results(query=query, words=words, total=0, page=page, per_page=per_page)
         if not words:
             results.took_ms = round((time.perf_counter() - started) * 1000, 3)
             return results
-        q: Query = And([word_query(w) for w in words]) if len(words) > 1 else word_query(words[0])
-        not_words = [w for e in exclude for w in query_words(e)]
-        if not_words:
-            q = AndNot(q, Or([word_query(w) for w in not_words]))
-        filters = [f for f in (_any("site", site), _any("region", region), _any("board_kind", board_kind)) if f]
-        if since_first_seen is not None:
-            filters.append(NumericRange("first_seen_us", _micros(since_first_seen), None))
-        searcher = self._searcher
-        hits = searcher.search(q, filter=And(filters) if filters else None, sortedby=SORTS[sort], reverse=True,
-                               limit=page * per_page, groupedby=["region", "board_kind"])
-        results.total = len(hits)
-        results.facets = {name: {k: len(v) for k, v in hits.groups(name).items()} for name in ("region", "board_kind")}
-        for hit in hits[(page - 1) * per_page:page * per_page]:
-            row = dict(hit["row"])
-            row["highlights"] = {name: spans for name in POST_SEARCH_FIELDS
-                                 if (spans := find_spans(row.get(name) or "", words))}
-            results.hits.append(row)
+        wanted = [_word(w) for w in words]
+        not_words = [_word(w) for e in exclude for w in query_words(e)]
+        filters = [(cat, vals) for cat, vals in (("site", _values(site)), ("region", _values(region)),
+                                                  ("board_kind", _values(board_kind))) if vals is not None]
+        since_us = _micros(since_first_seen) if since_first_seen is not None else None
+        need = page * per_page
+        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+        tops = []
+        total = 0
+        parts = self._parts  # one view for the whole search, whatever a refresh does meanwhile
+        for number, part in enumerate(parts):
+            ids = self._matches(part, wanted, not_words, filters, since_us)
+            if ids is None or not len(ids):
+                continue
+            seg = part.seg
+            total += len(ids)
+            for name in FACETS:
+                counts = np.bincount(getattr(seg, f"cat_{name}")[ids], minlength=len(seg.cats[name]))
+                facet, values = facets[name], seg.cats[name]
+                for code in np.flatnonzero(counts).tolist():
+                    facet[values[code]] = facet.get(values[code], 0) + int(counts[code])
+            first, second = (seg.date_sort, seg.first_seen_us) if sort == "date" else (seg.first_seen_us, seg.date_sort)
+            primary = first[ids]
+            if len(ids) > need:
+                threshold = np.partition(primary, len(ids) - need)[len(ids) - need]
+                keep = primary >= threshold
+                ids, primary = ids[keep], primary[keep]
+            tops.append((np.full(len(ids), number, dtype=np.int32), ids, primary, second[ids], seg.seq[ids]))
+        results.total = total
+        results.facets = {name: dict(sorted(f.items(), key=lambda kv: (-kv[1], kv[0]))) for name, f in facets.items()}
+        if tops:
+            where = np.concatenate([t[0] for t in tops])
+            local = np.concatenate([t[1] for t in tops])
+            order = np.lexsort((np.concatenate([t[4] for t in tops]), -np.concatenate([t[3] for t in tops]),
+                                -np.concatenate([t[2] for t in tops])))
+            for k in order[(page - 1) * per_page:need].tolist():
+                row = parts[int(where[k])].seg.row(int(local[k]))
+                row["highlights"] = {name: spans for name in POST_SEARCH_FIELDS
+                                     if (spans := find_spans(row.get(name) or "", words))}
+                results.hits.append(row)
         results.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return results
+
+    def _matches(self, part: _Part, words: list[_Word], not_words: list[_Word], filters, since_us) -> np.ndarray | None:
+        """Local ids of the segment's live posts matching everything, sorted; None when none."""
+        seg = part.seg
+        if since_us is not None and seg.first_seen_max < since_us:
+            return None
+        per_word, exact = {}, set()
+        for w in words:
+            per_word[w], is_exact = _word_ids(seg, w)
+            if not len(per_word[w]):
+                return None
+            if is_exact:
+                exact.add(w)
+        cand = intersect(list(per_word.values()))
+        if not len(cand):
+            return None
+        if not part.all_live:
+            cand = cand[part.live[cand]]
+        narrowed = False
+        for cat, values in filters:
+            index = seg.cat_index[cat]
+            codes = [index[v] for v in values if v in index]
+            if not codes:
+                return None
+            if len(codes) < len(index):
+                cand = cand[np.isin(getattr(seg, f"cat_{cat}")[cand], codes)]
+                narrowed = True
+        if since_us is not None and seg.first_seen_min < since_us:
+            cand = cand[seg.first_seen_us[cand] >= since_us]
+            narrowed = True
+        for w in sorted((w for w in words if w not in exact), key=lambda w: len(per_word[w])):
+            if not len(cand):
+                return None
+            cand = self._holding(seg, w, cand, per_word[w], narrowed or len(words) > 1)
+        for w in not_words:
+            if not len(cand):
+                break
+            ids, is_exact = _word_ids(seg, w)
+            hit = intersect([ids, cand])
+            if len(hit) and not is_exact:
+                hit = self._holding(seg, w, hit, None, True)
+            if len(hit):
+                cand = cand[~member(cand, hit)]
+        return cand
+
+    @staticmethod
+    def _holding(seg: Segment, w: _Word, cand: np.ndarray, all_cand: np.ndarray | None, narrowed: bool) -> np.ndarray:
+        """The candidates whose text holds the long word `w`, through the cache on large segments."""
+        if CHECKED.budget and seg.docs >= CACHE_MIN_DOCS:
+            key = (str(seg.path), w.word)
+            held = CHECKED.get(key)
+            if held is not None:
+                return intersect([cand, held])
+            if all_cand is not None and (not narrowed or len(cand) * 4 >= len(all_cand)):
+                held = seg.holding(all_cand, w.utf16)
+                CHECKED.put(key, held)
+                return intersect([cand, held])
+        return seg.holding(cand, w.utf16)

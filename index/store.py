@@ -1,15 +1,17 @@
 """On-disk layout, Whoosh schemas and the single-writer lock of the index directory.
 
     index_dir/
-      whoosh/            one Whoosh storage, two indexes: `staff` (every row of every run not yet
-                         retired, keyed run:id) and `posts` (keyed by the post id); plus the
-                         `indexer.lock` file the single writer holds
+      whoosh/            one Whoosh storage: the `staff` index (every row of every run not yet
+                         retired, keyed run:id), the `posts` index (kept empty: its presence tells
+                         searchers the index exists; posts of an older version are moved out of it
+                         by the writer), and the `indexer.lock` file the single writer holds
       staff/live.json    live runs map: per site the live run, its snapshot, row count, flags
       staff/snapshots/   per site, immutable rows + gram-bitmap files of live runs (index.snapshot)
+      posts/             post segments and their manifest (index.post_store)
 
-Two indexes, not one schema with a type field: staff rows are bulk-replaced per run and searched
-from snapshots, posts are searched in Whoosh itself with positional grams; their fields, sizes and
-commit rhythms differ, and a staff swap never rewrites post segments.
+Staff rows are bulk-replaced per run and searched from snapshots; posts arrive one by one, are
+replaced by id and are searched from append-only segments; their sizes and commit rhythms differ,
+and a staff swap never rewrites post segments.
 """
 from __future__ import annotations
 
@@ -108,6 +110,10 @@ class IndexPaths:
     @property
     def snapshots(self) -> Path:
         return self.staff / "snapshots"
+
+    @property
+    def posts(self) -> Path:
+        return self.root / "posts"
 
 
 class Store:

@@ -1,4 +1,4 @@
-"""The single index writer: items stream -> Whoosh, committed before acknowledged."""
+"""The single index writer: items stream -> Whoosh (staff) and post segments, committed before acknowledged."""
 from __future__ import annotations
 
 import json
@@ -10,17 +10,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import redis
+from whoosh.writing import CLEAR
 
+from index.post_store import NewPost, PostStore
 from index.runs import handle_run_event, purge_retired
 from index.state import LiveState
 from index.store import POSTS, STAFF, Store
-from index.text import POST_SEARCH_FIELDS, SEP, clean
+from index.text import POST_SEARCH_FIELDS, SEP, clean, fold
 
 logger = logging.getLogger(__name__)
 
 GROUP = "indexer"
 RUN_EVENTS = ("run_end", "run_failed")
-UNIQUE = {STAFF: "key", POSTS: "id"}  # the field a document is replaced by
 KST = timezone(timedelta(hours=9))  # a post date without a zone is Korean time
 STAFF_TEXT = ("organization", "region", "org_kind", "url", "department", "team", "position", "name",
               "phone", "duties", "email")
@@ -82,79 +83,74 @@ def _parse_date(value) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=KST)
 
 
-def post_doc(item: dict, run_id: str, first_seen: datetime) -> dict:
+def post_doc(item: dict, run_id: str, first_seen_us: int) -> NewPost:
+    """The stored row (first_seen included) and searchable text of a post item."""
+    first_seen = datetime.fromtimestamp(first_seen_us / 1_000_000, timezone.utc)
     row = {name: clean(item.get(name)) for name in POST_TEXT}
     date = _parse_date(item.get("date"))
     row.update(type="post", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id,
                post_id=clean(item.get("post_id")), date=date.isoformat() if date else None,
                attachments=[clean(a) for a in item.get("attachments") or [] if clean(a)],
                first_seen=first_seen.isoformat(timespec="seconds"))
-    first_us = int(first_seen.timestamp() * 1_000_000)
-    return {
-        "id": row["id"], "site": row["site"], "region": row["region"], "board_kind": row["board_kind"],
-        "org_kind": row["org_kind"], "run_id": run_id,
-        "date_sort": int((date or first_seen).timestamp()), "first_seen_us": first_us,
-        "grams": SEP.join(row[f] for f in POST_SEARCH_FIELDS), "chars": SEP.join(row[f] for f in POST_SEARCH_FIELDS),
-        "row": row,
-    }
+    return NewPost(id=row["id"], row=row, text=SEP.join(fold(row[f]) for f in POST_SEARCH_FIELDS),
+                   date_sort=int((date or first_seen).timestamp()), first_seen_us=first_seen_us)
 
 
 class _Batch:
     """Applies stream entries: documents pend by unique key, committed before anything is acked."""
 
-    def __init__(self, store: Store, state: LiveState, stats: ConsumeStats, *, client, prefix, healthy_ratio,
-                 crash_before_commit: int):
-        self.store, self.state, self.stats = store, state, stats
+    def __init__(self, store: Store, posts: PostStore, state: LiveState, stats: ConsumeStats, *, client, prefix,
+                 healthy_ratio, crash_before_commit: int):
+        self.store, self.posts, self.state, self.stats = store, posts, state, stats
         self.client, self.prefix, self.healthy_ratio = client, prefix, healthy_ratio
         self.crash_before_commit = crash_before_commit
-        self.pending: dict[str, dict[str, dict]] = {STAFF: {}, POSTS: {}}  # index -> unique key -> document
-        self.first_seen: dict[str, datetime] = {}
-        self.now = datetime.now(timezone.utc)
-        self.posts_searcher = None
+        self.staff: dict[str, dict] = {}  # unique key -> Whoosh document
+        self.post_items: dict[str, tuple[dict, str]] = {}  # post id -> (item, run id), the last delivery
+        self.now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
         self.committed_posts: list[dict] = []  # rows (with first_seen) of the posts this batch committed
 
-    def _first_seen(self, post_id: str) -> datetime:
-        if post_id in self.first_seen:
-            return self.first_seen[post_id]
-        if self.posts_searcher is None:
-            self.posts_searcher = self.store.open(POSTS).searcher()
-        stored = self.posts_searcher.document(id=post_id)
-        seen = self.now
-        if stored and stored.get("first_seen_us"):
-            seen = datetime.fromtimestamp(stored["first_seen_us"] / 1_000_000, timezone.utc)
-        self.first_seen[post_id] = seen
-        return seen
-
     def commit(self) -> None:
-        """Write the pending documents (the last version of each key: Whoosh would keep both copies
-        of a key added twice in one writer) and commit each index."""
-        if not any(self.pending.values()):
+        """Write the pending staff rows (the last version of each key: Whoosh would keep both copies
+        of a key added twice in one writer) and posts, each store committed durably."""
+        if not self.staff and not self.post_items:
             return
         if self.crash_before_commit and self.stats.batches + 1 >= int(self.crash_before_commit):
             logger.error("crash_before_commit: exiting without committing (test hook)")
             os._exit(1)
-        self.close()
-        for name, docs in self.pending.items():
-            if not docs:
-                continue
-            ix = self.store.open(name)
-            unique = UNIQUE[name]
+        if self.staff:
+            ix = self.store.open(STAFF)
             with ix.reader() as reader:  # one lookup per key, cheaper than update_document's delete query
-                present = [key for key in docs if (unique, key) in reader]
+                present = [key for key in self.staff if ("key", key) in reader]
             writer = ix.writer()
             for key in present:
-                writer.delete_by_term(unique, key)
-            for doc in docs.values():
+                writer.delete_by_term("key", key)
+            for doc in self.staff.values():
                 writer.add_document(**doc)
             writer.commit()
-            if name == POSTS:
-                self.committed_posts += [doc["row"] for doc in docs.values()]
-            docs.clear()
+            self.staff.clear()
+        if self.post_items:
+            self._commit_posts()
+
+    def _commit_posts(self) -> None:
+        """New and changed posts go to a new segment; a re-delivered post keeps its first_seen, and
+        an unchanged one (only its run id differs) is not written again."""
+        stored = self.posts.lookup(list(self.post_items))
+        new, replaced, rows = [], [], []
+        for post_id, (item, run_id) in self.post_items.items():
+            old = stored.get(post_id)
+            doc = post_doc(item, run_id, old.first_seen_us if old else self.now_us)
+            rows.append(doc.row)
+            if old is not None:
+                if old.chash == doc.chash:
+                    continue
+                replaced.append(old)
+            new.append(doc)
+        self.posts.commit(new, replaced)
+        self.committed_posts += rows
+        self.post_items.clear()
 
     def close(self) -> None:
-        if self.posts_searcher is not None:
-            self.posts_searcher.close()
-            self.posts_searcher = None
+        pass
 
     def apply(self, entry_id: str, fields: dict) -> None:
         kind = _text(fields.get(b"type") or fields.get("type"))
@@ -185,12 +181,41 @@ class _Batch:
                 self.stats.late += 1
                 return
             doc = staff_doc(item, run_id, entry_id)
-            self.pending[STAFF][doc["key"]] = doc
+            self.staff[doc["key"]] = doc
             self.stats.staff += 1
         else:
             post_id = str(item["id"])
-            self.pending[POSTS][post_id] = post_doc(item, run_id, self._first_seen(post_id))
+            self.post_items.pop(post_id, None)  # the last delivery, in its stream position
+            self.post_items[post_id] = (item, run_id)
             self.stats.posts += 1
+
+
+def migrate_whoosh_posts(store: Store, posts: PostStore) -> int:
+    """Move posts indexed by an older version (in the Whoosh `posts` index) into the post segments,
+    first_seen kept; then empty the Whoosh index. Idempotent: a crash midway is finished next start."""
+    ix = store.open(POSTS)
+    if not ix.doc_count():
+        return 0
+    moved = {}
+    with ix.searcher() as searcher:
+        for stored in searcher.all_stored_fields():
+            row = stored.get("row")
+            if isinstance(row, dict) and row.get("id"):
+                moved[str(row["id"])] = (row, int(stored.get("first_seen_us") or 0))
+    present = posts.lookup(list(moved))
+    docs = []
+    for post_id, (row, first_us) in moved.items():
+        if post_id in present:
+            continue
+        first_seen = datetime.fromtimestamp(first_us / 1_000_000, timezone.utc)
+        date = _parse_date(row.get("date"))
+        docs.append(NewPost(id=post_id, row=row, text=SEP.join(fold(row.get(f) or "") for f in POST_SEARCH_FIELDS),
+                            date_sort=int((date or first_seen).timestamp()), first_seen_us=first_us))
+    posts.commit(docs, [])
+    writer = ix.writer()
+    writer.commit(mergetype=CLEAR)
+    logger.info("moved %d posts from the Whoosh posts index into post segments", len(docs))
+    return len(docs)
 
 
 def _read(client: redis.Redis, stream: str, consumer: str, batch: int, block_ms: int | None, cursor: str | None):
@@ -231,6 +256,8 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
         ensure_group(client, stream)
         state = LiveState.load(store.paths)
         purge_retired(store, state)  # finish a swap interrupted by a crash
+        posts = PostStore(store.paths.posts)
+        migrate_whoosh_posts(store, posts)
         cursor: str | None = "0-0"
         while not _stopped(stop):
             recovering = cursor is not None
@@ -241,7 +268,7 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
                 if once:
                     break
                 continue
-            job = _Batch(store, state, stats, client=client, prefix=prefix, healthy_ratio=healthy_ratio,
+            job = _Batch(store, posts, state, stats, client=client, prefix=prefix, healthy_ratio=healthy_ratio,
                          crash_before_commit=crash_before_commit)
             ids = []
             try:
@@ -256,6 +283,7 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
             if on_commit and job.committed_posts:
                 on_commit(job.committed_posts)
             stats.acked += client.xack(stream, GROUP, *ids)
+            posts.maybe_merge()
             stats.batches += 1
             stats.read += len(entries)
             if recovering:

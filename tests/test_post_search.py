@@ -1,0 +1,267 @@
+"""Post search on the segment store: equal to a brute-force substring scan through re-delivery,
+updates, merges, filters, sorts and paging; the writer's crash leftovers and the Whoosh migration."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+import index.post_search as post_search
+import index.post_store as post_store
+from index.post_search import PostSearcher
+from index.post_store import MANIFEST, PostStore, read_manifest
+from index.store import POSTS, Store
+from index.synthetic import post_items
+from index.writer import consume
+from tests.conftest import delete_prefix
+
+FIELDS = ("title", "body", "department")
+
+
+def fold(text) -> str:
+    return "".join((text or "").split()).lower()
+
+
+def has(post: dict, word: str) -> bool:
+    word = fold(word)
+    return any(word in fold(post.get(f)) for f in FIELDS)
+
+
+def truth(posts: dict[str, dict], query: str, exclude=(), **filters) -> set[str]:
+    out = set()
+    for pid, p in posts.items():
+        if not all(has(p, w) for w in query.split()) or any(has(p, w) for e in exclude for w in e.split()):
+            continue
+        if any(v is not None and p[k] not in ({v} if isinstance(v, str) else set(v)) for k, v in filters.items()):
+            continue
+        out.add(pid)
+    return out
+
+
+def push(client, prefix: str, items: list[dict]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for item in items:
+        pipe.xadd(f"{prefix}:items", {"json": json.dumps(item, ensure_ascii=False), "type": item["type"],
+                                      "run_id": item["run_id"]})
+    pipe.execute()
+
+
+def handmade(i: int, title: str, body: str, department: str = "", **extra) -> dict:
+    item = {"type": "post", "id": f"hand-{i}", "site": "gyeongnam-press", "organization": "경상남도", "region": "경남",
+            "org_kind": "province", "board_kind": "press", "url": f"https://example.kr/{i}", "title": title,
+            "date": f"2026-03-{1 + i % 28:02d}T09:00:00+09:00", "department": department, "author": "",
+            "body": body, "attachments": [], "post_id": str(i), "run_id": "gyeongnam-press-r1"}
+    item.update(extra)
+    return item
+
+
+HANDMADE = [
+    handmade(1, "드 론 산업 육성", "띄어 쓴 드 론도 드론이다", "미래산업과"),
+    handmade(2, "제목 끝말", "잇기 본문", "과"),  # '끝말잇기' spans title and body: must not match
+    handmade(3, "Hong GilDong 영문", "MiXeD Case 본문", "정보통신과"),
+    handmade(4, "한", "", ""),  # one character, empty body
+    handmade(5, "𝔘 non-BMP 글자 🚀로켓", "이모지 🚀 발사", "우주항공과"),
+    handmade(6, "날짜 없는 글", "청년일자리지원사업 안내", "일자리경제과", date=None),
+    handmade(7, "괄호(특수)문자 [공지]", "전화 055-211-3456, 메일 a@b.kr", "자치행정과"),
+    # The UTF-16 bytes of 가나다라 occur at an odd offset of x颬\ue4b0粲· (never the word itself): only
+    # the second post holds it.
+    handmade(8, "가나다X나다라", "x\u98ac\ue4b0\u7cb2\u00b7", ""),
+    handmade(9, "가나다X나다라", "x\u98ac\ue4b0\u7cb2\u00b7 가나다라", ""),
+]
+
+QUERIES = [
+    "드론", "드론산업", "드 론", "일자리", "청년 일자리", "지역경제 활성화", "사회적경제", "한국전력공사",
+    "관계기관 회의", "과", "수", "🚀", "𝔘", "로켓", "끝말잇기", "끝말", "hong", "gildong", "mixed case", "055-211",
+    "055-211-3456", "[공지]", "괄호(특수)", "청년일자리지원사업", "자세한 사항은", "누리집", "업무협약", "경관",
+    "정산", "기본계획 수립", "없는단어", "드론 없는단어", "보고회", "테크노파크 협약", "행정복지센터", "한",
+    "우수기관 선정", "추진 계획", "만족도 9", "억 원", "가나다라", "가나다",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(redis_server, tmp_path_factory):
+    """~3,000 posts in three rounds (new, re-delivered, changed), small batches: many segments and merges."""
+    client = redis_server.client()
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    index_dir = tmp_path_factory.mktemp("posts")
+    first = post_items(2400, seed=5) + HANDMADE
+    push(client, prefix, first)
+    consume(client, prefix, index_dir, once=True, batch=150)
+    time.sleep(1.1)
+    between = time.time()
+    second = post_items(600, seed=6, start=5000)
+    changed = [dict(p, body=p["body"] + " 추가된 문장: 개정 드론특별법 안내", run_id=p["run_id"] + "-2")
+               for p in first[:2400:7]]
+    unchanged = [dict(p, run_id=p["run_id"] + "-2") for k, p in enumerate(first[:2400]) if k % 5 == 1 and k % 7]
+    push(client, prefix, second + changed + unchanged)
+    consume(client, prefix, index_dir, once=True, batch=150)
+    final = {p["id"]: p for p in first}
+    final.update({p["id"]: p for p in second + changed})
+    yield {"dir": index_dir, "posts": final, "first": {p["id"] for p in first}, "second": {p["id"] for p in second},
+           "changed": {p["id"] for p in changed}, "between": between, "searcher": PostSearcher(index_dir)}
+    delete_prefix(client, prefix)
+    client.close()
+
+
+def moments(hits: list[dict], key: str = "date") -> list[datetime]:
+    if key == "date":
+        return [datetime.fromisoformat(h["date"] or h["first_seen"]) for h in hits]
+    return [datetime.fromisoformat(h["first_seen"]) for h in hits]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_equals_brute_force_newest_first(corpus, query):
+    found = corpus["searcher"].search(query, per_page=10_000)
+    assert {h["id"] for h in found.hits} == truth(corpus["posts"], query)
+    assert found.total == len(found.hits)
+    assert moments(found.hits) == sorted(moments(found.hits), reverse=True)
+    assert sum(found.facets["region"].values()) == sum(found.facets["board_kind"].values()) == found.total
+
+
+def test_the_store_merged_and_kept_one_version_per_post(corpus):
+    manifest = read_manifest(corpus["dir"] / "posts")
+    batches = -(-len(corpus["first"]) // 150) + -(-(600 + len(corpus["changed"]) + 480) // 150)
+    assert len(manifest["segments"]) < batches / 2  # merges happened
+    assert sum(s["docs"] - s["deleted"] for s in manifest["segments"]) == len(corpus["posts"])
+    assert len(corpus["searcher"]) == len(corpus["posts"])
+    ids = [h["id"] for h in corpus["searcher"].search("다", per_page=10_000).hits]
+    assert len(ids) == len(set(ids))
+
+
+def test_updates_replace_text_and_keep_first_seen(corpus):
+    searcher = corpus["searcher"]
+    hits = searcher.search("개정 드론특별법", per_page=10_000).hits
+    assert {h["id"] for h in hits} == corpus["changed"]
+    assert all(datetime.fromisoformat(h["first_seen"]).timestamp() < corpus["between"] for h in hits)
+    assert all(h["run_id"].endswith("-2") for h in hits)  # a changed post is the new delivery
+    new = searcher.search("다", since_first_seen=corpus["between"], per_page=10_000)
+    assert {h["id"] for h in new.hits} == corpus["second"]  # changed and unchanged posts keep first_seen
+    iso = datetime.fromtimestamp(corpus["between"], timezone.utc).isoformat()
+    assert searcher.search("다", since_first_seen=iso).total == len(corpus["second"])
+
+
+def test_filters_exclusion_sort_and_pages(corpus):
+    searcher, posts = corpus["searcher"], corpus["posts"]
+    for kwargs in ({"site": "busan-press"}, {"region": ["경남", "부산"]}, {"board_kind": "notice"},
+                   {"region": "서울", "board_kind": ["press", "notice"]}, {"site": "nowhere"}):
+        found = searcher.search("일자리", per_page=10_000, **kwargs)
+        assert {h["id"] for h in found.hits} == truth(posts, "일자리", **kwargs), kwargs
+        assert found.total == len(found.hits)
+    found = searcher.search("지역경제", exclude=["드론", "청년 관광"], per_page=10_000)
+    assert {h["id"] for h in found.hits} == truth(posts, "지역경제", exclude=["드론", "청년 관광"])
+    by_seen = searcher.search("드론", sort="first_seen", per_page=10_000)
+    assert {h["id"] for h in by_seen.hits} == truth(posts, "드론")
+    assert moments(by_seen.hits, "first_seen") == sorted(moments(by_seen.hits, "first_seen"), reverse=True)
+    everything = searcher.search("드론", per_page=10_000).hits
+    pages = [searcher.search("드론", page=n, per_page=37) for n in range(1, 40)]
+    assert [h["id"] for p in pages for h in p.hits] == [h["id"] for h in everything]
+    assert all(p.total == len(everything) for p in pages)
+    hit = everything[0]
+    assert all("드론" in fold(hit[f][s:e]) for f, spans in hit["highlights"].items() for s, e in spans)
+
+
+def test_checked_word_cache_gives_the_same_answers(corpus, monkeypatch):
+    monkeypatch.setattr(post_search, "CACHE_MIN_DOCS", 0)
+    post_search.CHECKED.clear()
+    searcher = corpus["searcher"]
+    for query in ("지역경제 활성화", "한국전력공사", "관계기관", "청년일자리지원사업"):
+        expected = truth(corpus["posts"], query)
+        for _ in range(2):  # the second time from the cache
+            assert {h["id"] for h in searcher.search(query, per_page=10_000).hits} == expected
+        found = searcher.search(query, region="경남", per_page=10_000)
+        assert {h["id"] for h in found.hits} == truth(corpus["posts"], query, region="경남")
+    assert post_search.CHECKED.used > 0
+    post_search.CHECKED.clear()
+
+
+def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tmp_path, monkeypatch):
+    """Large segments keep bitsets of their common 4-6-unit grams: such a word is answered without
+    the substring check, a longer one is narrowed by them; both equal the brute force."""
+    monkeypatch.setattr(post_store, "LONG_MIN_DOCS", 0)
+    items = post_items(1200, seed=21) + HANDMADE
+    push(redis_client, prefix, items)
+    consume(redis_client, prefix, tmp_path, once=True, batch=500)
+    posts = {p["id"]: p for p in items}
+    searcher = PostSearcher(tmp_path)
+    assert all(len(p.seg.long_keys) == 3 for p in searcher._parts)
+    original, checked = post_store.Segment.holding, []
+
+    def spy(self, cand, word16):
+        checked.append(word16.decode("utf-16-le"))
+        return original(self, cand, word16)
+
+    monkeypatch.setattr(post_store.Segment, "holding", spy)
+    monkeypatch.setattr(post_search, "CACHE_MIN_DOCS", 0)
+    post_search.CHECKED.clear()
+    for word in ("지역경제", "행정복지센터"):
+        assert searcher.search(word).total == len(truth(posts, word)) > len(posts) / 16
+    assert searcher.search("지역경제활성화").total == len(truth(posts, "지역경제활성화"))
+    assert checked == ["지역경제활성화"] * len(searcher._parts)  # the 4- and 6-character words needed no check
+    for query in ("지역경제", "관계기관", "행정복지센터", "업무협약", "기본계획 수립", "드론산업", "가나다라", "🚀발사", "🚀",
+                  "지역경제활성화", "사회적경제", "한국전력공사", "누리집을참고하거나", "2025년", "세부추진방안",
+                  "x\u98ac\ue4b0\u7cb2", "055-211-3456", "누리집을 참고", "지역경제 관계기관"):
+        found = searcher.search(query, per_page=10_000)
+        assert {h["id"] for h in found.hits} == truth(posts, query), query
+        assert found.total == len(found.hits)
+    found = searcher.search("지원", exclude=["지역경제"], per_page=10_000)
+    assert {h["id"] for h in found.hits} == truth(posts, "지원", exclude=["지역경제"])
+    post_search.CHECKED.clear()
+
+
+def test_refresh_sees_commits_and_deletions(redis_client, prefix, tmp_path):
+    items = post_items(300, seed=9)
+    push(redis_client, prefix, items[:200])
+    consume(redis_client, prefix, tmp_path, once=True, batch=100)
+    searcher = PostSearcher(tmp_path)
+    before = searcher.search("지원").total
+    assert before == len(truth({p["id"]: p for p in items[:200]}, "지원"))
+    push(redis_client, prefix, items[200:] + [dict(items[0], title="완전히 바뀐 제목", body="본문 없음", department="")])
+    consume(redis_client, prefix, tmp_path, once=True, batch=100)
+    assert searcher.search("완전히바뀐").total == 0  # not refreshed yet: the old view
+    assert searcher.refresh() and not searcher.refresh()
+    final = {p["id"]: p for p in items[1:]}
+    final[items[0]["id"]] = dict(items[0], title="완전히 바뀐 제목", body="본문 없음", department="")
+    assert searcher.search("완전히바뀐").total == 1
+    assert searcher.search("지원").total == len(truth(final, "지원"))
+    assert len(searcher) == 300
+
+
+def test_a_crash_leaves_only_garbage_that_the_next_writer_removes(redis_client, prefix, tmp_path):
+    push(redis_client, prefix, post_items(50, seed=3))
+    consume(redis_client, prefix, tmp_path, once=True)
+    root = Store(tmp_path).paths.posts
+    (root / "99999999.seg").write_bytes(b"half a segment")  # written, never named by a manifest
+    (root / "00000001.00000099.del").write_bytes(b"\0\0")
+    manifest = (root / MANIFEST).read_bytes()
+    assert PostSearcher(tmp_path).search("다").total == 50
+    PostStore(root)
+    assert sorted(p.name for p in root.iterdir()) == sorted(["00000001.seg", MANIFEST])
+    assert (root / MANIFEST).read_bytes() == manifest
+
+
+def test_posts_of_the_whoosh_index_move_to_segments(redis_client, prefix, tmp_path):
+    """An index written by the previous version kept posts in Whoosh: the writer moves them, first_seen kept."""
+    store = Store(tmp_path)
+    writer = store.open(POSTS).writer()
+    for i in range(30):
+        row = {"type": "post", "id": f"old-{i}", "site": "busan-press", "organization": "부산광역시", "region": "부산",
+               "org_kind": "province", "board_kind": "press", "url": f"https://b.kr/{i}", "title": f"옛 드론 글 {i}",
+               "department": "드론과", "author": "", "body": "예전 색인의 본문", "run_id": "busan-press-r0",
+               "post_id": str(i), "date": f"2025-01-{1 + i:02d}T09:00:00+09:00", "attachments": [],
+               "first_seen": "2025-02-01T00:00:00+00:00"}
+        writer.add_document(id=row["id"], site=row["site"], region=row["region"], board_kind="press",
+                            org_kind="province", run_id=row["run_id"], date_sort=0,
+                            first_seen_us=1_738_368_000_000_000, grams=row["title"], chars=row["title"], row=row)
+    writer.commit()
+    push(redis_client, prefix, [dict(handmade(1, "새 드론 글", "새 본문"), id="old-3")])
+    consume(redis_client, prefix, tmp_path, once=True)
+    assert store.open(POSTS).doc_count() == 0
+    searcher = PostSearcher(tmp_path)
+    found = searcher.search("드론", per_page=100)
+    assert found.total == 30
+    assert {h["first_seen"] for h in found.hits} == {"2025-02-01T00:00:00+00:00"}
+    assert [h["title"] for h in found.hits if h["id"] == "old-3"] == ["새 드론 글"]
+    assert searcher.search("예전색인").total == 29
