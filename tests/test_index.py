@@ -220,6 +220,7 @@ def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
             searcher.refresh()
             found = searcher.search("055", per_page=1000)
             seen.append((found.total, {h["run_id"] for h in found.hits}))
+            time.sleep(0.001)  # yield the GIL: a busy loop can starve the writer for minutes
 
     watcher = threading.Thread(target=watch)
     watcher.start()
