@@ -26,7 +26,7 @@ from conf.loader import load_cluster, load_sites  # noqa: E402
 from crawlers.seed import seed_sites  # noqa: E402
 from crawlers.worker import start_workers  # noqa: E402
 from notifier.store import AlertStore  # noqa: E402
-from tests.farm import Farm  # noqa: E402
+from farm import Farm  # noqa: E402
 from workers.indexer import run_indexer  # noqa: E402
 
 SUBSCRIPTIONS = """\

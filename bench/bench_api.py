@@ -4,7 +4,7 @@
     python bench/bench_api.py --small          # 30,000 staff rows and 100,000 posts
     python bench/bench_api.py --staff 100000 --posts 300000 --repeat 6 --keep /tmp/bench-index
 
-Synthetic items (index.synthetic: staff directories, press-release-like posts with title ~25-30
+Synthetic items (tests.synthetic: staff directories, press-release-like posts with title ~25-30
 and body 300-800 characters) are XADDed to a private redis-server as the crawler does, and indexed
 by the real writer (index.writer.consume, staff run_end -> snapshots). Then the real web service
 starts (`python -m workers.serve`, gunicorn, 2 workers x 4 threads) and one HTTP client sends a
@@ -42,7 +42,7 @@ from bench_search import QUERIES as STAFF_QUERIES  # noqa: E402
 from bench_search import percentile, size_mb  # noqa: E402
 
 from conf.embedded_redis import EmbeddedRedis  # noqa: E402
-from index.synthetic import post_items, staff_rows  # noqa: E402
+from tests.synthetic import post_items, staff_rows  # noqa: E402
 from index.writer import consume  # noqa: E402
 
 STREAM_PREFIX = "bench"

@@ -36,7 +36,7 @@ from crawlers.worker import start_workers  # noqa: E402
 
 def start_farm(tmp: Path, args) -> tuple[subprocess.Popen, dict]:
     faults = json.dumps({"latency": args.latency}) if args.latency else None
-    cmd = [sys.executable, "-m", "tests.farm", "--scale", "large", "--directories", str(args.directories),
+    cmd = [sys.executable, "-m", "farm", "--scale", "large", "--directories", str(args.directories),
            "--boards", str(args.boards), "--write-sites", str(tmp / "sites")]
     if faults:
         cmd += ["--faults", faults]

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conf.embedded_redis import EmbeddedRedis  # noqa: E402
 from index.search import StaffSearcher  # noqa: E402
-from index.synthetic import staff_rows  # noqa: E402
+from tests.synthetic import staff_rows  # noqa: E402
 from index.writer import consume  # noqa: E402
 
 QUERIES = [

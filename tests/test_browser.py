@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from index.results import organization_key
-from index.synthetic import ORGANIZATIONS, staff_rows
+from tests.synthetic import ORGANIZATIONS, staff_rows
 from tests.conftest import delete_prefix
 from tests.test_web import STAFF, build_index
 from workers.web import make_app

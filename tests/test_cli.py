@@ -42,7 +42,7 @@ def test_crawl_command_seeds_runs_workers_and_summarises(tmp_path):
     """`nugo crawl SITE… --workers N` against the farm, with the embedded Redis it starts itself."""
     import os
 
-    from tests.farm import Farm
+    from farm import Farm
 
     cluster = tmp_path / "cluster.yaml"
     sites = os.path.join(os.path.dirname(__file__), "..", "conf", "sites", "farm")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.crawlkit import CrawlKit, assert_matches_truth
-from tests.farm import Farm
+from farm import Farm
 
 pytestmark = pytest.mark.slow
 # Sites without a robots Crawl-delay, so the fault tests stay short.

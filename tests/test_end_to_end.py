@@ -9,7 +9,7 @@ from notifier.feed import render_feed
 from notifier.store import AlertStore
 from notifier.subscription import load_subscriptions
 from tests.crawlkit import CrawlKit
-from tests.farm import Farm
+from farm import Farm
 from workers.indexer import index_dir, run_indexer
 
 pytestmark = pytest.mark.slow

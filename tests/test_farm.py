@@ -20,8 +20,8 @@ from lxml import html as lxml_html
 from parsel import Selector
 
 from conf.loader import load_sites
-from tests.farm import Farm
-from tests.farm.probe import read_site
+from farm import Farm
+from farm.probe import read_site
 
 ROOT = Path(__file__).resolve().parent.parent
 FARM_SITES = ROOT / "conf" / "sites" / "farm"
@@ -427,7 +427,7 @@ def test_request_log_and_conditional_get(farm):
 def test_same_seed_same_manifest():
     assert Farm(seed=1).manifest() == Farm(seed=1).manifest()
     assert Farm(seed=1).manifest() != Farm(seed=2).manifest()
-    script = "import json; from tests.farm import Farm; print(json.dumps(Farm(seed=1).manifest(), ensure_ascii=False))"
+    script = "import json; from farm import Farm; print(json.dumps(Farm(seed=1).manifest(), ensure_ascii=False))"
     other = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin"})
     assert json.loads(other.stdout) == Farm(seed=1).manifest()   # no dependence on hash randomization
@@ -446,7 +446,7 @@ def test_large_scale(tmp_path):
 
 
 def test_command_line():
-    proc = subprocess.Popen([sys.executable, "-m", "tests.farm", "--seed", "1", "--port", "0"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "farm", "--seed", "1", "--port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(proc.stdout.readline())

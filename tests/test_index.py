@@ -14,7 +14,7 @@ from whoosh.query import Every
 from index.search import PostSearcher, StaffSearcher
 from index.state import site_status
 from index.store import STAFF, IndexerBusy, Store
-from index.synthetic import staff_rows
+from tests.synthetic import staff_rows
 from index.writer import GROUP, consume
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import index.post_store as post_store
 from index.post_search import PostSearcher
 from index.post_store import MANIFEST, PostStore, read_manifest
 from index.store import POSTS, Store
-from index.synthetic import post_items
+from tests.synthetic import post_items
 from index.writer import consume
 from tests.conftest import delete_prefix
 

@@ -14,7 +14,7 @@ from conf.specs import REGIONS
 from index.cli_search import format_table
 from index.results import Results, mark, segments
 from index.search import PostSearcher, StaffSearcher
-from index.synthetic import ORGANIZATIONS, _duties, staff_rows
+from tests.synthetic import ORGANIZATIONS, _duties, staff_rows
 from index.writer import consume
 from tests.conftest import delete_prefix
 

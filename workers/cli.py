@@ -79,7 +79,7 @@ def _wait_for_signal() -> None:
 
 
 def cmd_farm(args) -> int:
-    from tests.farm import Farm
+    from farm import Farm
 
     with Farm(seed=args.seed, scale=args.scale, port=args.port) as farm:
         print(json.dumps({"port": farm.port, "sites": farm.sites}, ensure_ascii=False), flush=True)

@@ -29,7 +29,7 @@ SAMPLE_NEWS = [
 def run_demo(conf: str | None, *, seed: int = 1, farm_port: int = 0, web_port: int | None = None,
              workers: int = 2, serve_web: bool = True, cycle: float = 60.0) -> int:
     """Start Redis and the farm, crawl every farm site, index, then serve the search page and feeds."""
-    from tests.farm import Farm
+    from farm import Farm
 
     cluster = load_cluster(conf)
     url = redis_url(cluster)

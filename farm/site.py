@@ -6,9 +6,9 @@ from html import escape
 from typing import Iterable
 from urllib.parse import parse_qs, urlsplit
 
-from tests.farm import faults as fault_pages
-from tests.farm.catalog import SiteDef
-from tests.farm.faults import FOOTER_MARK, FaultSwitches
+from farm import faults as fault_pages
+from farm.catalog import SiteDef
+from farm.faults import FOOTER_MARK, FaultSwitches
 
 
 def esc(text) -> str:

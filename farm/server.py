@@ -10,7 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
-from tests.farm.site import Response
+from farm.site import Response
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from collections import deque
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from tests.farm import board_pages, directory
-from tests.farm.catalog import demo_sites, large_sites
-from tests.farm.faults import FaultSwitches, fraction
-from tests.farm.server import RESET, MultiHostServer
-from tests.farm.site import FarmSite, Request, Response
+from farm import board_pages, directory
+from farm.catalog import demo_sites, large_sites
+from farm.faults import FaultSwitches, fraction
+from farm.server import RESET, MultiHostServer
+from farm.site import FarmSite, Request, Response
 
 logger = logging.getLogger(__name__)
 SWITCH_NAMES = {f.name for f in fields(FaultSwitches)}
@@ -109,7 +109,7 @@ class Farm:
 
     def write_site_definitions(self, directory_path: str | Path) -> list[Path]:
         """One YAML per site of this farm (base_url with ${FARM_PORT})."""
-        from tests.farm.definitions import site_yaml
+        from farm.definitions import site_yaml
 
         folder = Path(directory_path)
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,10 @@
 """Board layout families: eGovFrame GET and POST boards, the korea.kr list, the gyeongbuk report list."""
 from __future__ import annotations
 
-from tests.farm.board import BoardSite
-from tests.farm.content import Post
-from tests.farm.directory import block
-from tests.farm.site import Page, Request, esc
+from farm.board import BoardSite
+from farm.content import Post
+from farm.directory import block
+from farm.site import Page, Request, esc
 
 
 def paragraphs(post: Post) -> str:

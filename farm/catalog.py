@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.farm import vocab
-from tests.farm.content import rng_for
+from farm import vocab
+from farm.content import rng_for
 
 DIRECTORY_FAMILIES = ("staff_table", "org_tree", "euckr_rowspan", "masked_cards")
 BOARD_FAMILIES = ("egov", "egov_post", "briefing", "report")

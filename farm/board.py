@@ -5,8 +5,8 @@ import threading
 from datetime import datetime
 from urllib.parse import quote
 
-from tests.farm.content import KST, Post, collapse, format_date, generate_posts, manifest_date, person_name, rng_for
-from tests.farm.site import FarmSite, Request, Response, page_count
+from farm.content import KST, Post, collapse, format_date, generate_posts, manifest_date, person_name, rng_for
+from farm.site import FarmSite, Request, Response, page_count
 
 
 class BoardSite(FarmSite):

@@ -1,4 +1,4 @@
-"""python -m tests.farm: run the site farm in the foreground; prints one JSON line, serves until SIGINT/SIGTERM."""
+"""python -m farm: run the site farm in the foreground; prints one JSON line, serves until SIGINT/SIGTERM."""
 from __future__ import annotations
 
 import argparse
@@ -8,11 +8,11 @@ import signal
 import sys
 import threading
 
-from tests.farm import Farm, FarmConfig
+from farm import Farm, FarmConfig
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.farm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m farm", description=__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scale", choices=("demo", "large"), default="demo")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -9,7 +9,7 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
 
-from tests.farm import vocab
+from farm import vocab
 
 KST = timezone(timedelta(hours=9), "Asia/Seoul")
 ANCHOR = datetime(2026, 11, 20, 18, 0, tzinfo=KST)  # newest generated post; published posts are dated now

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from tests.farm.catalog import SiteDef
-from tests.farm.content import Staff, StaffPlan, generate_staff, staff_plan, staff_row
-from tests.farm.site import FarmSite, Page, Request, esc, page_count
+from farm.catalog import SiteDef
+from farm.content import Staff, StaffPlan, generate_staff, staff_plan, staff_row
+from farm.site import FarmSite, Page, Request, esc, page_count
 
 
 @lru_cache(maxsize=8)
@@ -140,7 +140,7 @@ class OrgTreeSite(DirectorySite):
         return [f"{self.site.prefix}/organization/index.do"]
 
     def tree(self, traps) -> str:
-        from tests.farm.vocab import DEPARTMENTS
+        from farm.vocab import DEPARTMENTS
 
         bureau_of = {d[0]: d[1] for d in DEPARTMENTS}
         bureaus: dict[str, list[str]] = {}
