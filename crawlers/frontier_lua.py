@@ -48,8 +48,12 @@ local function end_run(rid, status, reason, now)
   redis.call("DEL", rk .. ":seen")
   local etype = "run_end"
   if status ~= "finished" then etype = "run_failed" end
+  -- the event carries the whole run record: the index judges the run from the stream alone (conf.wire)
+  local flat = redis.call("HGETALL", rk)
+  local run = {}
+  for i = 1, #flat, 2 do run[flat[i]] = flat[i + 1] end
   local ev = cjson.encode({type = etype, run_id = rid, site = site, status = status,
-                           kind = redis.call("HGET", rk, "kind") or "", ended_at = now})
+                           kind = redis.call("HGET", rk, "kind") or "", ended_at = now, run = run})
   redis.call("XADD", P .. ":items", "*", "type", etype, "run_id", rid, "json", ev)
   redis.call("PUBLISH", P .. ":events", ev)
 end

@@ -16,6 +16,8 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
+from conf.keys import Keys
+
 logger = logging.getLogger(__name__)
 
 INTERVAL_CACHE_SECONDS = 5.0
@@ -58,7 +60,8 @@ class SendGate:
     def __init__(self, client, prefix: str, frontier, slot_seconds: float = 60.0):
         self.frontier = frontier
         # our slots and finish times, then the frontier's next-allowed times and ready hosts
-        self.keys = [f"{prefix}:sending", f"{prefix}:done", f"{prefix}:next", f"{prefix}:ready"]
+        keys = Keys(prefix)
+        self.keys = [keys.sending, keys.done, keys.next, keys.ready]
         self.slot_ms = int(slot_seconds * 1000)
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)

@@ -9,12 +9,14 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
+from conf.keys import Keys
+
 logger = logging.getLogger(__name__)
 ROBOTS_TTL = 24 * 3600
 
 
 def robots_key(prefix: str, host: str) -> str:
-    return f"{prefix}:robots:{host}"
+    return Keys(prefix).robots(host)
 
 
 def fetch_robots(base_url: str, user_agent: str, timeout: float = 10.0) -> str:

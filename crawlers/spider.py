@@ -15,6 +15,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
+from conf.keys import Keys
 from conf.loader import Site
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
@@ -31,12 +32,12 @@ MAX_REDIRECTS = 5
 
 def collected_key(prefix: str, site_id: str) -> str:
     """Detail pages already collected for a board: recrawls skip them."""
-    return f"{prefix}:collected:{site_id}"
+    return Keys(prefix).collected(site_id)
 
 
 def validators_key(prefix: str, site_id: str) -> str:
     """ETag / Last-Modified of list pages, for conditional GET on recrawls."""
-    return f"{prefix}:validators:{site_id}"
+    return Keys(prefix).validators(site_id)
 
 
 class FrontierSpider(scrapy.Spider):

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 
 import redis
 
+from conf.keys import Keys
+
 from notifier.subscription import Subscription, ensure_tokens
 from notifier.text import from_epoch, parse_time
 
@@ -40,7 +42,7 @@ return 1
 
 
 def _key(prefix: str, name: str, official: str | None = None) -> str:
-    return f"{prefix}:notifier:{name}" + (f":{official}" if official is not None else "")
+    return Keys(prefix).notifier(name, official)
 
 
 def _official_id(official: str | Subscription) -> str:

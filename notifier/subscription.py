@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from conf.keys import Keys
 from conf.schema import ListOf, Record, Spec, Str, validate
 from conf.specs import BOARD_KINDS, REGIONS
 from conf.yamlsource import ConfigError, read_yaml
@@ -286,7 +287,8 @@ return ARGV[2]
 
 def token_keys(prefix: str) -> list[str]:
     """[token -> official id, official id -> token]."""
-    return [f"{prefix}:feed_tokens", f"{prefix}:feed_tokens:by_official"]
+    keys = Keys(prefix)
+    return [keys.feed_tokens, keys.feed_tokens_by_official]
 
 
 def new_token() -> str:

@@ -1,7 +1,6 @@
 """Distributed crawl of the site farm: real Redis, real Scrapy worker processes, real HTTP."""
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal

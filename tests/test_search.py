@@ -1,7 +1,6 @@
 """Korean search: exact substring semantics checked against a brute-force ground truth, and ranking."""
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
@@ -15,6 +14,7 @@ from index.cli_search import format_table
 from index.results import Results, mark, segments
 from index.search import PostSearcher, StaffSearcher
 from tests.synthetic import ORGANIZATIONS, _duties, staff_rows
+from conf.wire import append, run_event
 from index.writer import consume
 from tests.conftest import delete_prefix
 
@@ -90,11 +90,6 @@ def org_key(row: dict) -> tuple:
     return kind, REGIONS.index(row["region"]), row["organization"]
 
 
-def entry(item: dict) -> dict:
-    """Stream fields exactly as the crawler's EMIT script writes them."""
-    return {"json": json.dumps(item, ensure_ascii=False), "type": item["type"], "run_id": item["run_id"]}
-
-
 @pytest.fixture(scope="module")
 def indexed(redis_server, tmp_path_factory):
     """A few thousand staff rows and a few hundred posts, indexed through the stream like the crawler feeds it."""
@@ -102,14 +97,7 @@ def indexed(redis_server, tmp_path_factory):
     prefix = f"t{uuid.uuid4().hex[:12]}"
     index_dir = tmp_path_factory.mktemp("index")
     rows = staff_rows(4000, seed=11) + HANDMADE
-    pipe = client.pipeline(transaction=False)
-    for row in rows:
-        pipe.xadd(f"{prefix}:items", entry(row))
-    for site in sorted({r["site"] for r in rows}):
-        event = {"type": "run_end", "run_id": f"{site}-r1", "site": site, "status": "finished", "kind": "directory",
-                 "ended_at": time.time()}
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(event), "type": "run_end", "run_id": event["run_id"]})
-    pipe.execute()
+    append(client, prefix, rows + [run_event(f"{site}-r1", site) for site in sorted({r["site"] for r in rows})])
     consume(client, prefix, index_dir, once=True)
     try:
         yield {"rows": rows, "order": {r["id"]: i for i, r in enumerate(rows)}, "dir": index_dir,
@@ -212,15 +200,13 @@ def posts(n: int, start: int, seed: int, run_id: str) -> list[dict]:
 def posted(indexed):
     client, prefix = indexed["client"], indexed["prefix"]
     first = posts(300, 0, 1, f"{prefix}-press-1")
-    for item in first:
-        client.xadd(f"{prefix}:items", entry(item))
+    append(client, prefix, first)
     consume(client, prefix, indexed["dir"], once=True)
     time.sleep(1.1)
     between = time.time()
     time.sleep(0.1)
     second = posts(60, 300, 2, f"{prefix}-press-2")
-    for item in second + first[:20]:  # re-delivered posts keep their first_seen
-        client.xadd(f"{prefix}:items", entry(item))
+    append(client, prefix, second + first[:20])  # re-delivered posts keep their first_seen
     consume(client, prefix, indexed["dir"], once=True)
     return {"items": first + second, "second": {p["id"] for p in second}, "between": between,
             "searcher": PostSearcher(indexed["dir"])}

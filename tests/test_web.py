@@ -23,6 +23,7 @@ import pytest
 
 from index.cli_search import format_table
 from index.search import StaffSearcher
+from conf.wire import append, run_event
 from index.writer import consume
 from notifier.match import Matcher
 from notifier.store import AlertStore, register
@@ -94,26 +95,15 @@ officials:
 """
 
 
-def push(client, prefix: str, items: list[dict]) -> None:
-    """XADD exactly as the crawler's EMIT script does: type, run_id, json."""
-    pipe = client.pipeline(transaction=False)
-    for item in items:
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(item, ensure_ascii=False), "type": item["type"],
-                                      "run_id": item["run_id"]})
-    pipe.execute()
-
-
 def end_run(client, prefix: str, site: str, run_id: str, status: str = "finished", kind: str = "directory",
             ended_at: float | None = None) -> None:
-    event = {"type": "run_end" if status == "finished" else "run_failed", "run_id": run_id, "site": site,
-             "status": status, "kind": kind, "ended_at": time.time() if ended_at is None else ended_at}
-    client.xadd(f"{prefix}:items", {"type": event["type"], "run_id": run_id, "json": json.dumps(event)})
+    append(client, prefix, [run_event(run_id, site, status=status, kind=kind, ended_at=ended_at)])
 
 
 def build_index(client, prefix: str, index_dir: Path, staff: list[dict], posts: list[dict] = (),
                 flagged: tuple[str, ...] = (), ended_at: float | None = None) -> None:
     """Index items through the real writer; each site in `flagged` then has a failed run (its rows stay live)."""
-    push(client, prefix, list(staff) + list(posts))
+    append(client, prefix, list(staff) + list(posts))
     for run_id, site in sorted({(r["run_id"], r["site"]) for r in staff}):
         end_run(client, prefix, site, run_id, ended_at=ended_at)
     for run_id, site in sorted({(p["run_id"], p["site"]) for p in posts}):
