@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin, urlsplit
 
 from dataclasses import replace
 
+from conf.schedules import check_schedule
+from conf.urls import netloc
 from conf.schema import Bool, Choice, Ctx, DictOf, ListOf, Num, Record, Str
 
 REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원",
@@ -43,22 +46,28 @@ def _check_regex(value: str) -> str | None:
     return None
 
 
-def _check_cron(value: str) -> str | None:
-    parts = value.split()
-    if len(parts) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+", p) for p in parts):
-        return f"{value!r} is not a 5-field cron expression (minute hour day month weekday)"
-    return None
-
-
 def _check_url(value: str) -> str | None:
     if not re.match(r"^https?://[^/\s]+", value):
         return f"{value!r} is not an http(s) URL"
     return None
 
 
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+
+
 def _field_check(value: dict, path: tuple, ctx: Ctx) -> None:
     if bool(value.get("css")) == bool(value.get("xpath")):
         ctx.fail(path, "give exactly one of 'css' or 'xpath'")
+    template = value.get("template")
+    if template:
+        groups = re.compile(value["regex"]).groups if value.get("regex") else 0
+        try:
+            template.format(*(["x"] * (groups + 1)))
+        except (IndexError, KeyError, ValueError):
+            used = sorted({int(n) for n in _PLACEHOLDER.findall(template)})
+            have = f"its regex has {groups} group(s)" if value.get("regex") else "there is no regex, so only {0}"
+            ctx.fail(path + ("template",), f"template {template!r} uses {{{used[-1] if used else '?'}}} but {have}; "
+                     "placeholders are {0} (the whole match) and {1}…{n} (the groups)")
 
 
 FIELD = Record(
@@ -132,6 +141,15 @@ LIST.fields["rows"] = Str(help=LIST.fields["rows"].help, check=_check_rows_selec
 
 
 def _site_check(site: dict, path: tuple, ctx: Ctx) -> None:
+    hosts = {netloc(site["base_url"])} | set(site["allowed_hosts"])
+    for i, start in enumerate(site["start"]):
+        url = urljoin(site["base_url"], start["url"])
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            ctx.fail(path + ("start", i, "url"), f"{start['url']!r}: a start URL must be http or https")
+        elif netloc(url) not in hosts:
+            ctx.fail(path + ("start", i, "url"), f"{start['url']!r} is not on the site's hosts ({', '.join(sorted(hosts))}); "
+                     "add its host to allowed_hosts")
     kind = site["kind"]
     fields = set(site["list"]["fields"]) | set(site["list"]["page_fields"])
     if kind == "board":
@@ -169,11 +187,19 @@ SITE = Record(
                            help="page encoding; auto reads the header and meta tag, then tries UTF-8 and CP949"),
         "verified": Bool(default=True, help="false for a real site whose selectors were not checked against the live site"),
         "enabled": Bool(default=True, help="false leaves the site out of crawls"),
-        "schedule": Str(default=None, check=_check_cron, help="cron expression (Asia/Seoul); default from cluster.yaml"),
+        "schedule": Str(default=None, check=check_schedule,
+                        help="cron expression (Asia/Seoul) or 'every N s/m/h/d'; default from cluster.yaml"),
         "interval": Num(minimum=0.0, default=None, help="seconds between two requests to this host, cluster-wide; default from cluster.yaml"),
         "obey_robots": Bool(default=True, help="honour robots.txt (and its Crawl-delay)"),
         "max_pages": Num(integer=True, minimum=1, default=5000, help="stop a run after this many pages (trap guard)"),
-        "max_depth": Num(integer=True, minimum=1, default=50, help="stop following links deeper than this"),
+        "max_depth": Num(integer=True, minimum=1, default=50, help="stop following links deeper than this (pagination does not count)"),
+        "max_list_pages": Num(integer=True, minimum=1, maximum=100_000, default=500,
+                              help="read at most this many pages of one paginated list; more is an error of the run"),
+        "allowed_hosts": ListOf(Str(pattern=r"[a-z0-9.-]+(:[0-9]{1,5})?"), default=[], single_ok=True,
+                                help="other hosts (host or host:port) the crawl may follow links to, besides base_url's"),
+        "allow_private_addresses": Bool(default=False,
+                                        help="allow hosts that resolve to loopback, link-local or private addresses "
+                                             "(the site farm, an intranet site); never the cluster's own services"),
         "start": ListOf(REQUEST, min_items=1, single_ok=True, help="first request(s) of a run"),
         "list": LIST,
         "detail": DETAIL,
@@ -190,9 +216,9 @@ CLUSTER = Record(
         "key_prefix": Str(default="nugo", pattern=r"[a-z0-9_-]+", help="prefix of every Redis key"),
         "sites_dirs": ListOf(Str(), default=["sites/farm"], single_ok=True, help="folders of site YAML files, relative to conf/"),
         "subscriptions": Str(default="subscriptions.yaml", help="subscription file (or folder of files), relative to conf/"),
-        "timezone": Str(default="Asia/Seoul"),
-        "directory_schedule": Str(default="0 1 * * *", check=_check_cron, help="default schedule of directory crawls"),
-        "board_schedule": Str(default="*/30 * * * *", check=_check_cron, help="default schedule of board crawls"),
+        "timezone": Choice(("Asia/Seoul",), default="Asia/Seoul", help="dates and schedules are Seoul time (the only zone supported)"),
+        "directory_schedule": Str(default="0 1 * * *", check=check_schedule, help="default schedule of directory crawls"),
+        "board_schedule": Str(default="*/30 * * * *", check=check_schedule, help="default schedule of board crawls"),
         "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),
         "lease_seconds": Num(minimum=1, default=120, help="a fetched request not acknowledged within this time goes back to the queue"),
         "download_timeout": Num(minimum=1, default=30, help="seconds before a request times out"),

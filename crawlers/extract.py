@@ -26,6 +26,27 @@ class PageResult:
     lists: list[dict] = field(default_factory=list)        # more list pages: pagination and follow links
     problems: list[str] = field(default_factory=list)
     row_count: int = 0
+    skipped_links: int = 0   # tel:, mailto:, javascript:, file: … links: never requests
+    bounds: list[str] = field(default_factory=list)  # crawl bounds this page ran into (max_list_pages)
+    last_page: bool = False  # the page is known to be the last of its list
+
+
+WINDOW = 8  # list pages planned ahead: page p queues page p + WINDOW, so a huge "last page" costs nothing up front
+
+
+def absolute_link(base: str, link: str | None) -> str | None:
+    """The absolute http(s) URL of a link found on a page at `base`; None for anything else
+    (tel:, mailto:, javascript:, data:, file:, a bare fragment)."""
+    if not link or not isinstance(link, str):
+        return None
+    link = link.strip()
+    if not link or link.startswith("#"):
+        return None
+    url = urljoin(base, link)
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit(parts._replace(fragment=""))
 
 
 def spec_of(site: Any) -> dict:
@@ -179,8 +200,11 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
             result.records.append(staff_record(spec, url, values, site_id))
             continue
         link = extract_field(row, listing["detail_link"]) if listing.get("detail_link") else None
-        if link and not link.lower().startswith("javascript:"):
-            detail_url = urljoin(url, link)
+        detail_url = absolute_link(url, link)
+        if link and detail_url is None and not link.lower().startswith("javascript:"):
+            result.skipped_links += 1
+            link = None
+        if detail_url:
             if detail_url in seen_details:
                 continue  # the same post linked twice in one row or page (thumbnail and title)
             seen_details.add(detail_url)
@@ -192,11 +216,15 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
             if listing.get("detail_link"):
                 result.problems.append(f"{url}: row {index + 1}: no detail link; the post is kept with list fields only")
             result.records.append(post_record(spec, url, values, {}, site_id))
-    depth = request["meta"].get("depth", 0) + 1
+    depth = request["meta"].get("depth", 0)
     if listing.get("follow"):
         for link in _as_list(extract_field(sel, {**listing["follow"], "many": True, "join": None})):
-            result.lists.append(make_request(urljoin(url, link), role="list", depth=depth))
-    result.lists += _pagination(listing.get("pagination"), sel, request, result.row_count, depth)
+            target = absolute_link(url, link)
+            if target is None:
+                result.skipped_links += 1
+                continue
+            result.lists.append(make_request(target, role="list", depth=depth + 1))
+    _paginate(result, spec, listing.get("pagination"), sel, request)
     return result
 
 
@@ -204,40 +232,72 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else ([value] if value else [])
 
 
-def _pagination(pagination: dict | None, sel: Selector, request: dict, rows: int, depth: int) -> list[dict]:
+def _paginate(result: PageResult, spec: dict, pagination: dict | None, sel: Selector, request: dict) -> None:
+    """The next list pages of this one. Pagination keeps the page's link depth (a long directory is not
+    a deep one) and has its own bound, `max_list_pages`; pages are planned a window ahead, never all at once."""
     if not pagination:
-        return []
-    url = request["url"]
+        result.last_page = True
+        return
+    meta = request["meta"]
+    cap = int(spec.get("max_list_pages") or 500)
+    depth = meta.get("depth", 0)
     if pagination.get("next"):
+        ordinal = int(meta.get("list_page") or 1)
         link = extract_field(sel, pagination["next"])
-        return [make_request(urljoin(url, link), role="list", depth=depth)] if link else []
+        target = absolute_link(request["url"], link)
+        if target is None:
+            result.skipped_links += bool(link)
+            result.last_page = True
+            return
+        if ordinal >= cap:
+            result.bounds.append(f"max_list_pages {cap} reached: {target} not followed")
+            return
+        result.lists.append(make_request(target, role="list", depth=depth, list_page=ordinal + 1))
+        return
     param = pagination.get("param")
     if not param:
-        return []
-    page = request["meta"].get("page")
+        result.last_page = True
+        return
     first = pagination.get("first", 1)
+    page = int(meta.get("page") or first)
+    last_allowed = first + cap - 1
     if pagination.get("until_empty"):
-        number = (page or first) + 1
-        return [_page_request(pagination, request, param, number, depth)] if rows else []
-    if page not in (None, first):
-        return []  # only the first page plans the others
-    last = extract_field(sel, pagination["last_page"]) if pagination.get("last_page") else None
-    digits = re.findall(r"\d+", str(last or ""))
-    if not digits:
-        return []
-    return [_page_request(pagination, request, param, n, depth) for n in range(first + 1, int(digits[-1]) + 1)]
+        if not result.row_count:
+            result.last_page = True
+            return
+        if page + 1 > last_allowed:
+            result.bounds.append(f"max_list_pages {cap} reached after page {page}")
+            return
+        result.lists.append(_page_request(pagination, request, param, page + 1, depth))
+        return
+    if meta.get("last") is None:  # the first page reads how many there are and plans the first window
+        last = extract_field(sel, pagination["last_page"]) if pagination.get("last_page") else None
+        digits = re.findall(r"\d+", str(last or ""))
+        stated = int(digits[-1]) if digits and len(digits[-1]) <= 9 else page
+        if stated > last_allowed:
+            result.bounds.append(f"max_list_pages {cap}: the list says {stated} pages, only {cap} are read")
+        last = min(stated, last_allowed)
+        numbers = range(page + 1, min(last, page + WINDOW) + 1)
+    else:
+        last = int(meta["last"])
+        numbers = [page + WINDOW] if page + WINDOW <= last else []
+    result.last_page = page >= last
+    for number in numbers:
+        result.lists.append(_page_request(pagination, request, param, number, depth, last))
 
 
-def _page_request(pagination: dict, request: dict, param: str, number: int, depth: int) -> dict:
+def _page_request(pagination: dict, request: dict, param: str, number: int, depth: int, last: int | None = None) -> dict:
     url = request["url"]
+    extra = {"last": last} if last is not None else {}
     if pagination.get("method") == "POST":
         form = dict(request["meta"].get("formdata") or {})
         form[param] = str(number)
-        return make_request(url, "POST", form, role="list", depth=depth, page=number)
+        return make_request(url, "POST", form, role="list", depth=depth, page=number, **extra)
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param]
     query.append((param, str(number)))
-    return make_request(urlunsplit(parts._replace(query=urlencode(query))), role="list", depth=depth, page=number)
+    return make_request(urlunsplit(parts._replace(query=urlencode(query))), role="list", depth=depth, page=number,
+                        **extra)
 
 
 # --- detail pages and records -------------------------------------------------------------

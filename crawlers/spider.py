@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 import redis
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
@@ -20,6 +20,7 @@ from conf.loader import Site
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
 from crawlers.frontier import Frontier
+from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
 from crawlers.queue import jsonable_meta
 from crawlers.robots import RobotsCache
@@ -63,6 +64,8 @@ class FrontierSpider(scrapy.Spider):
         spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
                                     slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 30)
         spider.robots = RobotsCache(spider.client, spider.prefix, settings.get("USER_AGENT", "nugo"))
+        spider.own_hosts = frozenset(settings.getlist("NUGO_OWN_HOSTS"))
+        spider._policies: dict[str, LinkPolicy] = {}
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
@@ -107,6 +110,26 @@ class FrontierSpider(scrapy.Spider):
             self._sites[run_id] = site
         return site
 
+    def policy_for(self, run_id: str) -> LinkPolicy:
+        policy = self._policies.get(run_id)
+        if policy is None:
+            if len(self._policies) > 256:
+                self._policies.clear()
+            policy = self._policies[run_id] = LinkPolicy(self.site_for(run_id).spec, self.own_hosts)
+        return policy
+
+    def refused(self, run_id: str, url: str) -> bool:
+        """Whether the site's link policy refuses `url` (counted; private and own hosts are also noted)."""
+        reason = self.policy_for(run_id).refusal(url)
+        if reason is None:
+            return False
+        self.frontier.add_stats(run_id, links_refused=1)
+        if "private" in reason or "own service" in reason:
+            self.frontier.note_error(run_id, url[:300], f"link refused: {reason}")
+        else:
+            logger.debug("link refused (%s): %s", reason, url)
+        return True
+
     @staticmethod
     def lease_of(meta: dict) -> dict:
         return meta["lease"]
@@ -114,11 +137,13 @@ class FrontierSpider(scrapy.Spider):
     def push(self, run_id: str, site: Site, request: dict, *, dedup: bool = True, delay: float = 0.0) -> bool:
         """Queue a follow-up request, within the site's robots, depth and page limits."""
         meta = request["meta"]
+        if self.refused(run_id, request["url"]):
+            return False
         if meta.get("depth", 0) > site["max_depth"]:
             self.frontier.add_stats(run_id, depth_capped=1)
             if (run_id, "depth") not in self._noted:  # once per run and worker: most such links were seen already
                 self._noted.add((run_id, "depth"))
-                self.frontier.note_error(run_id, request["url"], f"depth cap {site['max_depth']} reached; not followed")
+                self.bound_hit(run_id, request["url"], f"max_depth {site['max_depth']} reached; not followed")
             return False
         if dedup and not self.robots.allowed(request["url"]):
             self.frontier.add_stats(run_id, robots_skipped=1)  # a rule followed, not an error
@@ -126,13 +151,18 @@ class FrontierSpider(scrapy.Spider):
         run = self.frontier.run(run_id) or {}
         if dedup and int(run.get("pushed", 0)) >= site["max_pages"]:
             if not run.get("capped"):
-                self.frontier.note_error(run_id, request["url"], f"page cap {site['max_pages']} reached; crawl stopped growing")
                 self.frontier.add_stats(run_id, capped=1)
+                self.bound_hit(run_id, request["url"], f"max_pages {site['max_pages']} reached; the crawl stopped growing")
             return False
         pushed = self.frontier.push(run_id, request, dedup=dedup, delay=delay)
         if pushed and dedup:
             self.frontier.add_stats(run_id, pushed=1)
         return pushed
+
+    def bound_hit(self, run_id: str, url: str, what: str) -> None:
+        """A crawl bound stopped the run from growing: an error of the run (a directory run is then refused)."""
+        self.frontier.add_stats(run_id, bounds_hit=1)
+        self.frontier.note_error(run_id, url, f"crawl bound: {what}")
 
     def child(self, request: dict, parent_meta: dict) -> dict:
         """Carry the run's bookkeeping into a follow-up request."""
@@ -205,8 +235,16 @@ class FrontierSpider(scrapy.Spider):
         if site["kind"] == "board":
             self.remember_validators(site, request, response, result)
         self.queue_children(site, request, result.details, result.lists)
-        if result.row_count == 0 and not result.lists and request["meta"].get("depth", 0) == 0:
+        stats = {"list_rows": result.row_count}
+        if result.skipped_links:
+            stats["links_skipped"] = result.skipped_links
+        empty = result.row_count == 0 and (not result.last_page or (request["meta"].get("depth", 0) == 0 and not result.lists))
+        if empty:  # a page before the last one, or a start page leading nowhere, matched no rows
+            stats["empty_lists"] = 1
             self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
+        self.frontier.add_stats(run_id, **stats)
+        for bound in result.bounds:
+            self.bound_hit(run_id, request["url"], bound)
         return result.records
 
     def queue_children(self, site: Site, request: dict, details: list, lists: list) -> None:
@@ -262,6 +300,11 @@ class FrontierSpider(scrapy.Spider):
             logger.error("failure without a lease: %s", failure)
             return
         reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
+        if failure.check(IgnoreRequest):  # the link policy refused it at fetch time
+            self.frontier.add_stats(request.meta["run_id"], links_refused=1)
+            self.frontier.note_error(request.meta["run_id"], request.url[:300], failure.getErrorMessage()[:300])
+            self.frontier.ack(request.meta["lease"]["id"], refused=1)
+            return
         if "maxsize" in reason.lower() or "Cancelled" in reason:
             self.frontier.note_error(request.meta["run_id"], request.url, f"page skipped: {reason}")
             self.frontier.ack(request.meta["lease"]["id"], failed=1)

@@ -163,6 +163,8 @@ def site_yaml(site: FarmSite) -> str:
     if s.kind == "board":
         spec["board_kind"] = s.board_kind
     spec["base_url"] = f"http://{s.host}:${{FARM_PORT}}"
+    spec["# allow_private_addresses"] = "The farm listens on loopback addresses, which a real site's links never reach."
+    spec["allow_private_addresses"] = True
     spec["encoding"] = s.yaml_encoding
     if s.family in ("org_tree", "report"):
         spec["# max_pages"] = "Trap guard: far above the site's real page count, far below an endless calendar."

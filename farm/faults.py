@@ -24,6 +24,7 @@ class FaultSwitches:
     redirect_loop: bool = False   # link to /loop, which redirects to itself forever
     calendar_trap: bool = False   # link to /calendar?month=1; month N always links month N+1
     broken_layout: bool = False   # every class name changes, so the site's YAML selectors match nothing
+    hostile_links: tuple = ()     # hrefs shown among the trap links (file:, the cluster's own services, …)
 
     def updated(self, **switches) -> "FaultSwitches":
         known = {f.name for f in fields(self)}
@@ -62,6 +63,7 @@ def trap_links(switches: FaultSwitches) -> list[tuple[str, str]]:
         links.append(("/loop", "바로가기"))
     if switches.huge_page:
         links.append(("/huge", "전체자료 보기"))
+    links += [(href, "관련 누리집") for href in switches.hostile_links]
     return links
 
 

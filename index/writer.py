@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import redis
 from whoosh.writing import CLEAR
 
 from conf.keys import Keys
+from conf.timezone import SEOUL
 
 from conf.wire import BadEntry, RunEvent, decode_entry
 from index.post_store import NewPost, PostStore
@@ -22,7 +24,6 @@ from index.text import POST_SEARCH_FIELDS, SEP, clean, fold
 
 logger = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9))  # a post date without a zone is Korean time
 STAFF_TEXT = ("organization", "region", "org_kind", "url", "department", "team", "position", "name",
               "phone", "duties", "email")
 POST_TEXT = ("organization", "region", "org_kind", "board_kind", "url", "title", "department", "author", "body")
@@ -58,8 +59,15 @@ def _seq(entry_id: str) -> list[int]:
     return [int(ms), int(n or 0)]
 
 
+def http_url(value) -> str:
+    """A stored link: an http(s) URL, or empty (a file:, javascript: or data: link from a page never reaches a reader)."""
+    url = clean(value)
+    return url if re.match(r"(?i)https?://[^\s/]", url) else ""
+
+
 def staff_doc(item: dict, run_id: str, entry_id: str) -> dict:
     row = {name: clean(item.get(name)) for name in STAFF_TEXT}
+    row["url"] = http_url(item.get("url"))
     row.update(type="staff", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id)
     return {"key": f"{run_id}:{row['id']}", "run_id": run_id, "seq": _seq(entry_id), "row": row}
 
@@ -71,13 +79,14 @@ def _parse_date(value) -> datetime | None:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=KST)
+    return moment if moment.tzinfo else moment.replace(tzinfo=SEOUL)
 
 
 def post_doc(item: dict, run_id: str, first_seen_us: int) -> NewPost:
     """The stored row (first_seen included) and searchable text of a post item."""
     first_seen = datetime.fromtimestamp(first_seen_us / 1_000_000, timezone.utc)
     row = {name: clean(item.get(name)) for name in POST_TEXT}
+    row["url"] = http_url(item.get("url"))
     date = _parse_date(item.get("date"))
     row.update(type="post", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id,
                post_id=clean(item.get("post_id")), date=date.isoformat() if date else None,

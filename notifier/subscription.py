@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 
 from conf.keys import Keys
+from conf.timezone import SEOUL
 from conf.schema import ListOf, Record, Spec, Str, validate
 from conf.specs import BOARD_KINDS, REGIONS
 from conf.yamlsource import ConfigError, read_yaml
@@ -19,7 +19,6 @@ from notifier.query import Query, check_query, parse_query
 
 logger = logging.getLogger(__name__)
 
-SEOUL = ZoneInfo("Asia/Seoul")
 SLUG = r"[a-z0-9][a-z0-9-]*"
 
 

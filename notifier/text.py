@@ -4,12 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from zoneinfo import ZoneInfo
 
+from conf.timezone import SEOUL
 from index.text import clean
 from notifier.query import highlight_pattern
 
-SEOUL = ZoneInfo("Asia/Seoul")
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import pytest
 from conf.loader import load_sites
 from crawlers.dates import parse_date
 from crawlers.encoding import decode_page
-from crawlers.extract import parse_detail, parse_list, post_record, start_requests
+from crawlers.extract import WINDOW, parse_detail, parse_list, post_record, start_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DIR = ROOT / "conf" / "sites" / "real"
@@ -108,9 +108,12 @@ def test_list_page_extracts_every_post(sites, path):
     if "next_pages" in expected:
         assert [r["url"] for r in result.lists] == expected["next_pages"]
     if "page_requests" in expected:
+        # the first page plans a window of the pages it announces; each carries the last page number
         spec = expected["page_requests"]
-        assert [r["method"] for r in result.lists] == [spec["method"]] * len(spec["pages"])
-        assert [r["meta"]["formdata"][spec["param"]] for r in result.lists] == spec["pages"]
+        planned = spec["pages"][:WINDOW]
+        assert [r["method"] for r in result.lists] == [spec["method"]] * len(planned)
+        assert [r["meta"]["formdata"][spec["param"]] for r in result.lists] == planned
+        assert {r["meta"]["last"] for r in result.lists} == {int(spec["pages"][-1])}
 
 
 def test_post_ids_are_stable_ids_not_urls(sites):
