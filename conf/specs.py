@@ -220,6 +220,8 @@ CLUSTER = Record(
         "directory_schedule": Str(default="0 1 * * *", check=check_schedule, help="default schedule of directory crawls"),
         "board_schedule": Str(default="*/30 * * * *", check=check_schedule, help="default schedule of board crawls"),
         "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),
+        "crawl_worker_max_memory_mb": Num(minimum=64, default=768,
+                                          help="a crawl worker using more memory returns its work and is restarted"),
         "lease_seconds": Num(minimum=1, default=120, help="a fetched request not acknowledged within this time goes back to the queue"),
         "download_timeout": Num(minimum=1, default=30, help="seconds before a request times out"),
         "retries": Num(integer=True, minimum=0, default=3, help="retries of a failing request"),

@@ -253,6 +253,14 @@ class Frontier:
         """Push a live lease's deadline to now + seconds (default lease_seconds)."""
         return bool(self._call("extend", _lease_id(lease), repr(float(seconds or self.lease_seconds))))
 
+    def release_worker(self, worker: str) -> int:
+        """Put every lease `worker` holds back at the front of its host queue, now (a clean stop);
+        returns how many. A late ack of a released lease is a no-op."""
+        n = int(self._call("release_worker", worker))
+        if n:
+            logger.info("returned %d lease(s) of %s to the queue", n, worker)
+        return n
+
     def reap(self) -> int:
         """Requeue expired leases at the front of their host queue; returns how many were handled."""
         total = 0

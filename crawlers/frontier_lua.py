@@ -258,6 +258,28 @@ redis.call("ZADD", P .. ":deadlines", "XX", fmt(now_() + tonumber(ARGV[3])), ARG
 return 1
 """
 
+# ARGV: prefix, worker -> leases of the worker put back at the front of their host queues at once
+# (a worker stopping cleanly: SIGTERM, a memory cap); the lease does not count as an attempt
+RELEASE_WORKER = COMMON + r"""
+local flat = redis.call("HGETALL", P .. ":workers")
+local n = 0
+for i = 1, #flat, 2 do
+  local lid, who = flat[i], flat[i + 1]
+  if who == ARGV[2] then
+    local entry = redis.call("HGET", P .. ":inflight", lid)
+    forget_lease(lid)
+    if entry then
+      local obj = cjson.decode(entry)
+      if redis.call("HINCRBY", P .. ":attempts", obj.qid, -1) <= 0 then redis.call("HDEL", P .. ":attempts", obj.qid) end
+      redis.call("LPUSH", P .. ":q:" .. obj.host, entry)
+      redis.call("ZADD", P .. ":ready", "LT", fmt(next_allowed(obj.host)), obj.host)
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
 # ARGV: prefix, limit, max_attempts
 REAP = COMMON + r"""
 return reap(now_(), tonumber(ARGV[2]), tonumber(ARGV[3]))
@@ -347,7 +369,7 @@ return fmt(math.max(0, tonumber(first[2]) - now_()))
 
 SCRIPTS = {
     "start_run": START_RUN, "push": PUSH, "lease": LEASE, "ack": ACK, "reject": REJECT,
-    "extend": EXTEND, "reap": REAP, "add_stats": ADD_STATS, "note_error": NOTE_ERROR,
+    "extend": EXTEND, "reap": REAP, "release_worker": RELEASE_WORKER, "add_stats": ADD_STATS, "note_error": NOTE_ERROR,
     "emit": EMIT, "cancel": CANCEL, "purge_host": PURGE_HOST, "queued": QUEUED,
     "wait_hint": WAIT_HINT,
 }

@@ -22,7 +22,7 @@ from crawlers.extract import make_request, parse_detail, parse_list, post_record
 from crawlers.frontier import Frontier
 from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
-from crawlers.queue import jsonable_meta
+from crawlers.queue import jsonable_meta, worker_name
 from crawlers.robots import RobotsCache
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class FrontierSpider(scrapy.Spider):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = False
         self._sites: dict[str, Site] = {}
         self._noted: set[tuple[str, str]] = set()
 
@@ -90,6 +91,19 @@ class FrontierSpider(scrapy.Spider):
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None:
             slot.nextcall.schedule()
+
+    def stop_now(self) -> int:
+        """A clean stop: every lease this worker holds goes back to the queue and every send slot is freed,
+        at once (the requests in flight are fetched again by another worker). Returns the leases returned."""
+        self.stopping = True  # the queue leases nothing more for this worker
+        try:
+            returned = self.frontier.release_worker(worker_name(self.name))
+            self.send_gate.release_all()
+        except redis.RedisError as exc:  # Redis down: the leases come back when they expire
+            logger.warning("could not return leases (%s); they come back after lease_seconds", exc)
+            return 0
+        logger.warning("작업자 종료: 작업 %d건을 큐에 돌려놓음 / stopping: %d lease(s) returned to the queue", returned, returned)
+        return returned
 
     def _idle(self, spider):
         try:

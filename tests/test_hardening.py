@@ -236,3 +236,55 @@ def test_impossible_dates_in_subscriptions_are_errors_not_crashes(tmp_path):
 def test_oversized_configuration_files_are_refused(tmp_path):
     proc, _ = check_config(tmp_path, {"big": GOOD_SITE + "# " + "x" * (1024 * 1024) + "\n"})
     assert proc.returncode == 1 and "big.yaml:1: file larger than 1024 KiB" in proc.stderr
+
+
+def test_nugo_worker_logs_to_its_terminal_and_sigterm_returns_every_lease_at_once(private_redis, tmp_path):
+    """Bugs: `nugo worker` sent its workers' logs to /dev/null (poison payloads and Redis warnings were
+    invisible) and left its workers running as orphans on SIGTERM; their leases came back only after
+    lease_seconds (120 s). Now the logs reach the terminal, and SIGTERM stops every worker, each returning
+    its leases at once, so the crawl resumes elsewhere with nothing lost."""
+    import os
+    import pickle
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.test_crawl import Exploit
+
+    with Farm(seed=1) as farm:
+        farm.set_faults("seoul-press", latency=1.5)  # requests stay in flight long enough to be caught
+        kit = CrawlKit(tmp_path, farm, private_redis, lease_seconds=120)
+        kit.seed(["seoul-press"])
+        host = farm.site("seoul-press").site.host
+        kit.client.lpush(f"{kit.cluster.key_prefix}:q:{host}:{farm.port}", pickle.dumps(Exploit(str(tmp_path / "x"))))
+        env = {**os.environ, "NUGO_REDIS_URL": private_redis.url, "NUGO_FARM_PORT": str(farm.port)}
+        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "--conf", str(kit.conf), "worker", "-n", "2"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while kit.frontier.in_flight() < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert kit.frontier.in_flight() >= 1
+            children = psutil.Process(proc.pid).children(recursive=True)
+            assert len(children) == 2
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            out, _ = proc.communicate(timeout=30)
+            stopped = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert kit.frontier.in_flight() == 0  # returned, not waiting out the 120 s leases
+        assert stopped < 15, f"stopping took {stopped:.1f} s"
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        assert "poison payload" in out  # a worker's log line reached the terminal
+        assert "lease(s) returned to the queue" in out
+        farm.clear_faults()
+        kit.start_workers(2)  # another PC takes over: the run completes with every post
+        try:
+            kit.wait()
+        finally:
+            kit.stop_workers()
+        assert_matches_truth(kit, {"seoul-press"})

@@ -111,21 +111,16 @@ def _load_sites(cluster, names: list[str], kind: str | None):
 def cmd_worker(args) -> int:
     from conf.connection import redis_url
     from conf.loader import load_cluster
-    from crawlers.worker import start_workers
+    from crawlers.worker import Supervisor
 
     cluster = load_cluster(args.conf)
     url = redis_url(cluster)
-    procs = start_workers(args.n, url, conf=args.conf, exit_when_idle=args.exit_when_idle, concurrency=args.concurrency)
-    print(f"크롤 작업자 {len(procs)}개 시작 (pid {', '.join(str(p.pid) for p in procs)}). Ctrl+C로 멈춥니다.", flush=True)
-    try:
-        for proc in procs:
-            proc.wait()
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait()
-    return 0
+    supervisor = Supervisor(args.n, url, conf=args.conf, concurrency=args.concurrency,
+                            exit_when_idle=args.exit_when_idle, log_file=args.log_file).start()
+    where = f", 기록: {args.log_file}" if args.log_file else ""
+    print(f"크롤 작업자 {args.n}개 시작 (pid {', '.join(map(str, supervisor.pids()))}{where}). "
+          "Ctrl+C 또는 SIGTERM으로 멈추면 하던 작업은 바로 큐로 돌아갑니다.", flush=True)
+    return supervisor.run()
 
 
 def cmd_crawl(args) -> int:
@@ -145,7 +140,12 @@ def cmd_crawl(args) -> int:
     client = connect(url)
     runs = seed_sites(client, cluster, sites)
     print(f"크롤 시작: 사이트 {len(runs)}개", flush=True)
-    procs = start_workers(args.workers, url, conf=args.conf, exit_when_idle=True) if args.workers else []
+    log_file = None
+    if args.workers:
+        log_file = str(cluster.data_path / "crawl-workers.log")
+        cluster.data_path.mkdir(parents=True, exist_ok=True)
+        print(f"작업자 {args.workers}개의 기록: {log_file}", flush=True)
+    procs = start_workers(args.workers, url, conf=args.conf, exit_when_idle=True, log_file=log_file) if args.workers else []
     if not args.watch:
         return 0
     frontier = Frontier(client, cluster.key_prefix, cluster.lease_seconds)
@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=2, help="작업자 프로세스 수 (기본 2)")
     p.add_argument("--concurrency", type=int, default=16, help="작업자당 동시 요청 수 (사이트별 간격은 클러스터 전체에서 지켜짐)")
     p.add_argument("--exit-when-idle", action="store_true", help="큐가 비면 종료")
+    p.add_argument("--log-file", help="작업자 기록을 이 파일에 덧붙임 (기본: 이 터미널)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("crawl", help="사이트 크롤 시작 (사이트 지정, 또는 전체) 및 진행 상황 표시")
