@@ -79,6 +79,8 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("notifier:topic_start", "hash", "notifier.store", "one field per topic", "official and topic -> when the topic began"),
     KeySpec("notifier:pending:{official}", "zset", "notifier.store", "until the next digest", "alerts not yet e-mailed"),
     KeySpec("notifier:sent:{official}", "set", "notifier.digest", "grows with e-mailed posts", "post ids already e-mailed"),
+    KeySpec("config:problems", "hash", "notifier.subscription", "a field while a file has problems",
+            "source (subscriptions, sites) -> the problems a running service found in it (JSON)"),
     KeySpec("feed_tokens", "hash", "notifier.subscription", "one field per official", "feed token -> official id"),
     KeySpec("feed_tokens:by_official", "hash", "notifier.subscription", "one field per official", "official id -> feed token"),
 )
@@ -214,6 +216,10 @@ class Keys:
         if name not in {"posts", "alerts", "hits", "modified", "since", "topic_start", "pending", "sent"}:
             raise ValueError(f"unknown notifier key {name!r}")
         return self._k("notifier", name) if official is None else self._k("notifier", name, check_official(official))
+
+    @property
+    def config_problems(self) -> str:
+        return self._k("config", "problems")
 
     @property
     def feed_tokens(self) -> str:

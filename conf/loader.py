@@ -130,6 +130,11 @@ def site_files(dirs: list[Path]) -> list[Path]:
     return files
 
 
+def site_ids(dirs: list[Path]) -> set[str]:
+    """The ids of the sites configured in the folders (their file names), without reading the files."""
+    return {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml") if SITE_ID.fullmatch(p.stem)}
+
+
 def load_sites(dirs: list[Path] | Path, variables: dict[str, str] | None = None) -> dict[str, Site]:
     """Every site in the folders, validated; all problems of all files are reported together."""
     dirs = [dirs] if isinstance(dirs, Path) else dirs

@@ -212,6 +212,7 @@ SITE = Record(
 CLUSTER = Record(
     fields={
         "redis_url": Str(default=None, help="redis://host:port/db of the cluster's Redis; empty starts an embedded private one. The password comes from NUGO_REDIS_PASSWORD"),
+        "allow_insecure_redis": Bool(default=False, help="start even when the cluster's Redis accepts clients without a password (a lab only; warned on every start)"),
         "data_dir": Str(default="var", help="where the embedded Redis, the index and the feeds live (relative to the project)"),
         "key_prefix": Str(default="nugo", pattern=r"[a-z0-9_-]+", help="prefix of every Redis key"),
         "sites_dirs": ListOf(Str(), default=["sites/farm"], single_ok=True, help="folders of site YAML files, relative to conf/"),
@@ -231,8 +232,10 @@ CLUSTER = Record(
         "web": Record(fields={
             "host": Str(default="127.0.0.1"),
             "port": Num(integer=True, minimum=0, maximum=65535, default=8080),
-            "base_url": Str(default=None, help="public URL of the web service, for feed links"),
-        }, default={"host": "127.0.0.1", "port": 8080, "base_url": None}),
+            "base_url": Str(default=None, help="public URL of the web service, for feed links (default http://host:port)"),
+            "tls_cert": Str(default=None, help="certificate file (PEM): the service speaks HTTPS (geolocation needs it)"),
+            "tls_key": Str(default=None, help="private key file (PEM) of tls_cert"),
+        }, default={"host": "127.0.0.1", "port": 8080, "base_url": None, "tls_cert": None, "tls_key": None}),
         "smtp": Record(fields={
             "host": Str(default="localhost"),
             "port": Num(integer=True, default=25),

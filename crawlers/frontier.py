@@ -178,10 +178,13 @@ class Frontier:
         """The run's last errors, newest first."""
         return [json.loads(e) for e in self.client.lrange(self.keys.run_errors(run_id), 0, n - 1)]
 
-    def cancel_run(self, run_id: str, reason: str) -> int:
-        """Mark a running run failed and drop its queued requests; returns how many were dropped."""
-        if self._call("cancel", run_id, reason):
-            logger.warning("run %s cancelled: %s", run_id, reason)
+    def cancel_run(self, run_id: str, reason: str, status: str = "failed") -> int:
+        """End a running run (failed, or cancelled by an operator) and drop its queued requests; returns how
+        many were dropped. Its leases in flight are acknowledged as no-ops when they come back."""
+        if status not in ("failed", "cancelled"):
+            raise ValueError(f"a run ends failed or cancelled, not {status!r}")
+        if self._call("cancel", run_id, reason, status):
+            logger.warning("run %s %s: %s", run_id, status, reason)
         dropped = 0
         for host in self.client.zrange(self.keys.ready, 0, -1):
             dropped += int(self._call("purge_host", _s(host), run_id))

@@ -316,10 +316,10 @@ if n > 0 and redis.call("EXISTS", rk) == 1 then redis.call("HINCRBY", rk, "items
 return n
 """
 
-# ARGV: prefix, run_id, reason -> 1 when the run was running and is now failed
+# ARGV: prefix, run_id, reason, status ("failed" | "cancelled") -> 1 when the run was running and has ended
 CANCEL = COMMON + r"""
 if redis.call("HGET", run_key(ARGV[2]), "status") ~= "running" then return 0 end
-end_run(ARGV[2], "failed", ARGV[3], now_())
+end_run(ARGV[2], ARGV[4], ARGV[3], now_())
 return 1
 """
 

@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--exit-when-idle", action="store_true")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
+    os.umask(0o077)
     from conf.connection import redis_url
 
     url = redis_url(load_cluster(args.conf))

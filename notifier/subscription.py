@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
+import time
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,11 +188,15 @@ def subscriptions_path(cluster) -> Path:
 class SubscriptionSet:
     """The subscriptions of a file or folder, re-read when it changes (one stat per file per call).
 
-    A broken edit keeps the last valid version; `problems` says what is wrong until it is fixed.
+    A broken edit keeps the last valid version; `problems` says what is wrong until it is fixed. With
+    `last_good` (a folder of the service's own), every valid version is copied there, so a process that
+    starts while the file is broken runs with the last valid version instead of refusing to start
+    (without a copy it runs with none, and says so in `problems`).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, last_good: str | Path | None = None):
         self.path = Path(path)
+        self.last_good = Path(last_good) if last_good else None
         self.version = 0
         self.problems: list[str] = []
         self._signature: tuple | None = None
@@ -221,15 +228,60 @@ class SubscriptionSet:
         except ConfigError as exc:
             self.problems = exc.problems
             if self.version == 0:
-                raise
+                if self.last_good is None:
+                    raise
+                return self._start_from_last_good(exc)
             logger.error("subscriptions not reloaded, keeping version %d:\n%s", self.version, exc)
             return False
         self.problems = []
+        self._use(subscriptions)
+        self._keep_copy()
+        logger.info("loaded %d subscriptions from %s (version %d)", len(subscriptions), self.path, self.version)
+        return True
+
+    def _use(self, subscriptions: list[Subscription]) -> None:
         self._subscriptions = subscriptions
         self._matcher = None
         self.version += 1
-        logger.info("loaded %d subscriptions from %s (version %d)", len(subscriptions), self.path, self.version)
-        return True
+
+    def _copy_path(self) -> Path:
+        return self.last_good / (self.path.name if not self.path.is_dir() else "officials")
+
+    def _keep_copy(self) -> None:
+        """The valid version's files, copied into last_good (atomically per file)."""
+        if self.last_good is None:
+            return
+        target = self._copy_path()
+        files = subscription_files(self.path)
+        try:
+            if self.path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                for old in target.glob("*.yaml"):
+                    if old.name not in {f.name for f in files}:
+                        old.unlink()
+                pairs = [(f, target / f.name) for f in files]
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                pairs = [(self.path, target)]
+            for source, dest in pairs:
+                tmp = dest.with_name(f".{dest.name}.tmp")
+                tmp.write_bytes(source.read_bytes())
+                os.replace(tmp, dest)
+        except OSError as exc:
+            logger.warning("could not keep a copy of the valid subscriptions in %s: %s", self.last_good, exc)
+
+    def _start_from_last_good(self, error: ConfigError) -> bool:
+        copy = self._copy_path()
+        try:
+            subscriptions = load_subscriptions(copy) if copy.exists() else []
+        except ConfigError:
+            subscriptions = []
+        note = (f"using the last valid version kept at {copy} ({len(subscriptions)} officials)" if subscriptions
+                else "no valid version was ever loaded: running with no subscriptions")
+        self.problems = error.problems + [note]
+        logger.error("subscriptions at %s are invalid; %s:\n%s", self.path, note, error)
+        self._use(subscriptions)
+        return bool(subscriptions)
 
     def current(self) -> list[Subscription]:
         """The latest valid subscriptions (reloading first if the files changed)."""
@@ -255,14 +307,26 @@ class SubscriptionSet:
         return self._matcher
 
     def ensure_registered(self, client: redis.Redis, prefix: str) -> None:
-        """Record start times and feed tokens of the current version once per version and Redis."""
+        """Record start times and feed tokens of the current version once per version and Redis, and publish
+        the file's problems (or their absence) for the status page."""
         from notifier.store import register
 
         self.reload()
         key = (id(client), prefix)
-        if self._registered.get(key) != self.version:
+        state = (self.version, tuple(self.problems))
+        if self._registered.get(key) != state:
             register(client, prefix, self._subscriptions)
-            self._registered[key] = self.version
+            report_problems(client, prefix, "subscriptions", self.problems)
+            self._registered[key] = state
+
+
+def report_problems(client: redis.Redis, prefix: str, source: str, problems: list[str]) -> None:
+    """Configuration problems a running service found (shown on /status and by `nugo status`)."""
+    if problems:
+        client.hset(Keys(prefix).config_problems, source,
+                    json.dumps({"problems": problems[:50], "at": time.time()}, ensure_ascii=False))
+    else:
+        client.hdel(Keys(prefix).config_problems, source)
 
 
 # --- Feed tokens -----------------------------------------------------------

@@ -17,7 +17,7 @@ from farm import Farm
 from index.writer import consume
 from tests.crawlkit import CrawlKit, assert_matches_truth
 from tests.test_web import call
-from workers.web import make_app
+from web.app import make_app
 
 
 def staff_row(site: str, run_id: str, i: int) -> dict:
@@ -288,3 +288,194 @@ def test_nugo_worker_logs_to_its_terminal_and_sigterm_returns_every_lease_at_onc
         finally:
             kit.stop_workers()
         assert_matches_truth(kit, {"seoul-press"})
+
+
+class Slowloris:
+    """Half-open connections that send one more header line every second and never finish."""
+
+    def __init__(self, port: int, count: int):
+        self.socks = []
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /?q=%EB%93%9C%EB%A1%A0 HTTP/1.1\r\nHost: x\r\n")
+            self.socks.append(sock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    def _trickle(self):
+        while not self._stop.wait(1.0):
+            for sock in self.socks:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(3)
+        for sock in self.socks:
+            sock.close()
+
+
+def probe(url: str, timeout: float = 5.0) -> float | None:
+    """Seconds the request took, or None when it got no answer within `timeout`."""
+    import urllib.request
+
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            answer.read()
+    except OSError:
+        return None
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def web_conf(redis_server, tmp_path_factory):
+    from tests.test_web import POSTS, STAFF, build_index
+
+    root = tmp_path_factory.mktemp("hardweb")
+    client = redis_server.client()
+    prefix = "hw" + str(int(time.time() * 1000))[-8:]
+    build_index(client, prefix, root / "data" / "index", STAFF, POSTS)
+    (root / "subs.yaml").write_text("officials: []\n", encoding="utf-8")
+    conf = root / "cluster.yaml"
+    conf.write_text(f"data_dir: {root / 'data'}\nkey_prefix: {prefix}\nsubscriptions: {root / 'subs.yaml'}\n"
+                    "web: {host: 127.0.0.1, port: 8080}\n", encoding="utf-8")
+    yield {"conf": conf, "env": {"NUGO_REDIS_URL": redis_server.url}}
+    client.close()
+
+
+def test_a_slowloris_of_100_connections_leaves_healthz_and_search_answering(web_conf):
+    """Bug: 8 slow connections froze the web service (gunicorn gthread, 2 workers x 4 threads, no header
+    timeout). The control below shows the attack is real: the same attack stops a gthread server cold."""
+    import sys
+
+    from tests.servers import running, web_server
+
+    control = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4", "-b", "127.0.0.1:0",
+               "--log-level", "info", "web.wsgi:application"]
+    with running(control, {**web_conf["env"], "NUGO_CONF": str(web_conf["conf"])}) as (_, url, _):
+        attack = Slowloris(int(url.rsplit(":", 1)[1].strip("/")), 100)
+        try:
+            assert probe(url + "healthz", timeout=3) is None, "the control server should be frozen by the attack"
+        finally:
+            attack.close()
+    with web_server(web_conf["conf"], web_conf["env"]) as (_, url, _):
+        attack = Slowloris(int(url.rsplit(":", 1)[1].strip("/")), 100)
+        try:
+            health = [probe(url + "healthz") for _ in range(10)]
+            search = [probe(url + "api/search?q=%EB%93%9C%EB%A1%A0") for _ in range(10)]
+        finally:
+            attack.close()
+    print(f"\n/healthz during a slowloris of 100 connections: "
+          f"{', '.join('—' if t is None else f'{t * 1000:.0f} ms' for t in health)}")
+    print(f"/api/search during it: {', '.join('—' if t is None else f'{t * 1000:.0f} ms' for t in search)}")
+    assert None not in health and None not in search
+
+
+def test_links_never_use_the_request_host_header(web_conf, redis_server):
+    """Bug: without web.base_url, feed links were built from the request's Host header (evil.example)."""
+    import urllib.request
+
+    from conf.loader import load_cluster
+    from notifier.subscription import ensure_tokens
+    from tests.servers import web_server
+
+    (web_conf["conf"].parent / "subs.yaml").write_text(
+        "officials:\n  - id: kim\n    name: 김민수\n    topics: [{name: 드론, query: 드론}]\n", encoding="utf-8")
+    cluster = load_cluster(web_conf["conf"])
+    token = ensure_tokens(redis_server.client(), cluster.key_prefix, ["kim"])["kim"]
+    with web_server(web_conf["conf"], web_conf["env"]) as (_, url, _):
+        request = urllib.request.Request(f"{url}feeds/{token}.atom", headers={"Host": "evil.example"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            feed = answer.read().decode()
+    assert "evil.example" not in feed
+    assert f'href="http://127.0.0.1:8080/feeds/{token}.atom"' in feed
+
+
+def test_api_errors_are_json_with_a_korean_message(web_conf):
+    """Bug: a 10,000-character query got gunicorn's HTML 414 page; API errors are JSON now."""
+    import urllib.error
+    import urllib.request
+
+    from tests.servers import web_server
+
+    with web_server(web_conf["conf"], web_conf["env"]) as (_, url, _):
+        answers = {}
+        for name, target, method in (("long", "api/search?q=" + "%EB%93%9C" * 10_000, "GET"),
+                                     ("missing", "api/nothing", "GET"), ("post", "api/posts?q=x", "POST")):
+            request = urllib.request.Request(url + target, method=method, data=b"" if method == "POST" else None)
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(request, timeout=10)
+            answers[name] = (error.value.code, error.value.headers["Content-Type"], json.loads(error.value.read()))
+    assert [code for code, _, _ in answers.values()] == [414, 404, 405]
+    assert {kind for _, kind, _ in answers.values()} == {"application/json; charset=utf-8"}
+    assert "검색어가 너무 깁니다" in answers["long"][2]["error"]["message"]
+    assert all(body["error"]["message"] for _, _, body in answers.values())
+
+
+def test_embedded_redis_files_are_private_and_status_hides_secrets(tmp_path):
+    """Bugs: the embedded Redis's AOF/RDB files were 0644 and hold the feed tokens; `nugo redis status`
+    printed the password inside the URL; a failing feed logged its whole token."""
+    import stat
+    import subprocess
+    import sys
+
+    from conf.embedded_redis import EmbeddedRedis
+    from web.app import loggable
+
+    server = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        server.client().set("x", "1")
+        server.client().bgrewriteaof()
+        deadline = time.monotonic() + 10
+        while not list((tmp_path / "redis").rglob("*.aof")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stat.S_IMODE((tmp_path / "redis").stat().st_mode) == 0o700
+        files = [p for p in (tmp_path / "redis").rglob("*") if p.is_file()]
+        assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), \
+            {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+        conf = tmp_path / "cluster.yaml"
+        conf.write_text(f"data_dir: {tmp_path}\n", encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "workers.cli", "--conf", str(conf), "redis", "status"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and server.password not in out.stdout + out.stderr
+        cluster = tmp_path / "cluster2.yaml"
+        cluster.write_text(f"redis_url: redis://:{server.password}@127.0.0.1:{server.port}/0\n", encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "workers.cli", "--conf", str(cluster), "redis", "status"],
+                             capture_output=True, text=True, timeout=30)
+        assert server.password not in out.stdout + out.stderr and "***" in out.stdout
+    finally:
+        server.stop()
+    token = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+    assert loggable(f"/feeds/{token}.rss") == "/feeds/AbCd….rss" and token not in loggable(f"/feeds/{token}/드론.rss")
+
+
+def test_a_cluster_redis_without_a_password_is_refused(tmp_path):
+    """Bug: processes started against a cluster Redis that accepts anyone; now they refuse, with a clear
+    Korean/English message, unless allow_insecure_redis (a lab) is set, which is warned about."""
+    import subprocess
+    import sys
+
+    from conf.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "open", password="")
+    server.password = ""
+    server.start()
+    try:
+        assert server.client().ping()  # it really accepts anyone
+        conf = tmp_path / "cluster.yaml"
+        conf.write_text(f"redis_url: redis://127.0.0.1:{server.port}/0\ndata_dir: {tmp_path}\n", encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "workers.cli", "--conf", str(conf), "index", "--once"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert "비밀번호 없이 접속을 받습니다" in out.stderr and "accepts connections without a password" in out.stderr
+        conf.write_text(conf.read_text() + "allow_insecure_redis: true\n", encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "workers.cli", "--conf", str(conf), "index", "--once"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "allow_insecure_redis" in out.stderr
+    finally:
+        server.stop()

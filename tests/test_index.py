@@ -199,36 +199,79 @@ def test_healthy_run_replaces_the_live_rows_atomically(redis_client, prefix, tmp
     assert searcher.refresh() is False
 
 
-def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
-    sizes = {"gyeongnam-r1": 120, "gyeongnam-r2": 100, "gyeongnam-r3": 140, "gyeongnam-r4": 90, "gyeongnam-r5": 130}
-    append(redis_client, prefix, site_rows(sizes["gyeongnam-r1"], "gyeongnam-r1", seed=1))
-    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
-    consume(redis_client, prefix, tmp_path, once=True)
-    searcher = StaffSearcher(tmp_path)
+SWAP_SIZES = {"gyeongnam-r1": 120, "gyeongnam-r2": 100, "gyeongnam-r3": 140, "gyeongnam-r4": 90, "gyeongnam-r5": 130}
+WATCH = """
+import json, sys, time
+from index.search import StaffSearcher
+searcher, end = StaffSearcher(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    searcher.refresh()
+    found = searcher.search("055", per_page=1000)
+    print(json.dumps([found.total, sorted({h["run_id"] for h in found.hits})]), flush=True)
+    time.sleep(0.002)
+"""
+
+
+def watch_swaps(redis_client, prefix, tmp_path, searcher) -> tuple[list, list]:
+    """Swap a site's directory four times while other threads search it (one refreshes, two search) and two
+    other processes refresh and search on their own; returns what the threads and the processes saw."""
     seen, done = [], threading.Event()
 
-    def watch():
+    def refresher():
         while not done.is_set():
             searcher.refresh()
+            time.sleep(0.001)
+
+    def looker():
+        while not done.is_set():
             found = searcher.search("055", per_page=1000)
             seen.append((found.total, {h["run_id"] for h in found.hits}))
             time.sleep(0.001)  # yield the GIL: a busy loop can starve the writer for minutes
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    threads = [threading.Thread(target=refresher)] + [threading.Thread(target=looker) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", WATCH, str(tmp_path), "6"], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
     try:
-        for n, run_id in enumerate(list(sizes)[1:], 2):
-            append(redis_client, prefix, site_rows(sizes[run_id], run_id, seed=n))
+        for n, run_id in enumerate(list(SWAP_SIZES)[1:], 2):
+            append(redis_client, prefix, site_rows(SWAP_SIZES[run_id], run_id, seed=n))
             end_run(redis_client, prefix, "gyeongnam", run_id)
             consume(redis_client, prefix, tmp_path, once=True)
+            time.sleep(0.3)  # let every searcher see this run before the next swap
     finally:
         done.set()
-        watcher.join(30)
-    assert seen
-    for total, runs in seen:
-        assert len(runs) == 1 and total == sizes[runs.pop()]
+        for thread in threads:
+            thread.join(30)
+    outside = [json.loads(line) for proc in procs for line in proc.communicate(timeout=60)[0].splitlines()]
+    return seen, [(total, set(runs)) for total, runs in outside]
+
+
+def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
+    """A search from another thread or process sees a site's old rows or its new rows, never a mix or none.
+    `tests.doubles.non_atomic_staff_searcher` publishes the swap in two steps; against it the same check
+    fails (the last part of this test), so the check can fail."""
+    append(redis_client, prefix, site_rows(SWAP_SIZES["gyeongnam-r1"], "gyeongnam-r1", seed=1))
+    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
+    consume(redis_client, prefix, tmp_path, once=True)
+    searcher = StaffSearcher(tmp_path)
+    seen, outside = watch_swaps(redis_client, prefix, tmp_path, searcher)
+    assert len(seen) > 50 and len(outside) > 50
+    for total, runs in seen + outside:
+        assert len(runs) == 1 and total == SWAP_SIZES[next(iter(runs))]
+    assert len({frozenset(r) for _, r in seen}) >= 3  # the threads really saw several swaps
     searcher.refresh()  # five swaps: ids were compacted on the way, results stay exact
     assert searcher.search("055", per_page=1000).total == 130 and len(searcher) == 130
+
+
+def test_the_swap_check_catches_a_non_atomic_swap(redis_client, prefix, tmp_path):
+    from tests.doubles import non_atomic_staff_searcher
+
+    append(redis_client, prefix, site_rows(SWAP_SIZES["gyeongnam-r1"], "gyeongnam-r1", seed=1))
+    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
+    consume(redis_client, prefix, tmp_path, once=True)
+    seen, _ = watch_swaps(redis_client, prefix, tmp_path, non_atomic_staff_searcher(tmp_path))
+    assert any(len(runs) != 1 or total != SWAP_SIZES.get(next(iter(runs), ""), -1) for total, runs in seen)
 
 
 @pytest.mark.parametrize("rows, status, reason", [

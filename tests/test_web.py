@@ -29,7 +29,8 @@ from notifier.match import Matcher
 from notifier.store import AlertStore, register
 from notifier.subscription import load_subscriptions, rotate_token, token_for
 from tests.conftest import delete_prefix
-from workers.web import CSP, make_app
+from web.app import make_app
+from web.http import CSP
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<script>alert(1)</script>"
@@ -350,8 +351,8 @@ def test_gunicorn_serves_the_app_and_stops_cleanly(data):
                     f"subscriptions: {data['subscriptions']}\nweb: {{host: 127.0.0.1, port: 8080}}\n", encoding="utf-8")
     env = dict(os.environ, NUGO_REDIS_URL=data["redis_url"], PYTHONPATH=str(ROOT))
     env.pop("NUGO_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "workers.serve", "--conf", str(conf), "--host", "127.0.0.1",
-                             "--port", "0", "--workers", "2", "--threads", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1",
+                             "--port", "0", "--workers", "2"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from conf.connection import InsecureRedis
 from conf.yamlsource import ConfigError
 
 DESCRIPTION = """누고 (직원 업무 검색) · 어딨노 (키워드 브리핑) — 명령 모음.
@@ -45,12 +46,13 @@ def _check_subscriptions(conf: str | None, problems: list[str]) -> int:
 
 
 def cmd_redis(args) -> int:
+    from conf.connection import mask_url
     from conf.embedded_redis import EmbeddedRedis
     from conf.loader import load_cluster
 
     cluster = load_cluster(args.conf)
     if cluster.redis_url:
-        print(f"클러스터 Redis 사용 중: {cluster.redis_url} (내장 Redis는 쓰지 않습니다)")
+        print(f"클러스터 Redis 사용 중: {mask_url(cluster.redis_url)} (내장 Redis는 쓰지 않습니다)")
         return 0
     server = EmbeddedRedis(cluster.data_path / "redis")
     if args.action == "start":
@@ -158,6 +160,34 @@ def cmd_crawl(args) -> int:
     return 0 if all(r.get("status") == "finished" for r in final.values()) else 1
 
 
+def cmd_cancel(args) -> int:
+    from conf.connection import redis_client
+    from conf.loader import load_cluster
+    from crawlers.frontier import Frontier
+
+    cluster = load_cluster(args.conf)
+    frontier = Frontier(redis_client(cluster), cluster.key_prefix, cluster.lease_seconds)
+    active = {(frontier.run(run_id) or {}).get("site"): run_id for run_id in frontier.active_runs()}
+    done = 0
+    for name in args.targets:
+        run_id = active.get(name) or (name if name in active.values() else None)
+        if run_id is None:
+            known = frontier.run(name) if _looks_like_run(name) else None
+            state = f"이미 끝났습니다 ({known.get('status')})" if known else "진행 중인 수집이 없습니다"
+            print(f"{name}: {state}", file=sys.stderr)
+            continue
+        dropped = frontier.cancel_run(run_id, f"cancelled by an operator (nugo cancel {name})", status="cancelled")
+        print(f"{run_id}: 취소했습니다 (대기 중이던 요청 {dropped}건 삭제). 이 수집은 색인에서 반영되지 않습니다.")
+        done += 1
+    return 0 if done == len(args.targets) else 1
+
+
+def _looks_like_run(name: str) -> bool:
+    from conf.keys import RUN_ID
+
+    return bool(RUN_ID.fullmatch(name))
+
+
 def cmd_index(args) -> int:
     from conf.loader import load_cluster
     from workers.indexer import run_indexer
@@ -193,10 +223,10 @@ def cmd_search(args) -> int:
 
 def cmd_serve(args) -> int:
     from conf.loader import load_cluster
-    from workers.serve import serve
+    from web.serve import serve
 
     cluster = load_cluster(args.conf)
-    serve(cluster, args.host, args.port, args.workers, args.threads)
+    serve(cluster, args.host, args.port, args.workers)
     return 0
 
 
@@ -260,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="기다릴 최대 시간(초)")
     p.set_defaults(func=cmd_crawl)
 
+    p = sub.add_parser("cancel", help="진행 중인 수집 취소 (사이트 id 또는 실행 id). 취소된 수집은 반영되지 않습니다")
+    p.add_argument("targets", nargs="+", metavar="RUN|SITE", help="실행 id (예: seoul-20261201T010000-ab12cd) 또는 사이트 id")
+    p.set_defaults(func=cmd_cancel)
+
     p = sub.add_parser("index", help="색인기: 수집 항목을 색인하고 새 게시글을 구독과 맞춰 봄 (클러스터에 하나만)")
     p.add_argument("--once", action="store_true", help="쌓인 항목만 색인하고 종료")
     p.set_defaults(func=cmd_index)
@@ -272,11 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-page", type=int, default=50)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("serve", help="검색 페이지·JSON API·개인 피드·상태 페이지 서비스 (gunicorn)")
+    p = sub.add_parser("serve", help="검색 페이지·JSON API·개인 피드·상태 페이지 서비스 (gunicorn, gevent 작업자)")
     p.add_argument("--host", help="주소 (기본: cluster.yaml의 web.host)")
     p.add_argument("--port", type=int, help="포트 (기본: cluster.yaml의 web.port)")
     p.add_argument("--workers", type=int, default=2, help="프로세스 수 (기본 2)")
-    p.add_argument("--threads", type=int, default=4, help="프로세스당 스레드 수 (기본 4)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("feeds", help="모든 구독자의 개인 피드를 정적 파일로 쓰기 (다른 웹 서버용)")
@@ -304,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # data files (index, Redis, keys) are the service user's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -314,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"설정 오류 {len(exc.problems)}건:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 2
+    except InsecureRedis as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

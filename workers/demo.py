@@ -79,7 +79,7 @@ def run_demo(conf: str | None, *, seed: int = 1, farm_port: int = 0, web_port: i
         for thread in threads:
             thread.start()
         try:
-            from workers.serve import serve
+            from web.serve import serve
 
             serve(cluster, web["host"], port)
         finally:

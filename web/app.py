@@ -1,51 +1,44 @@
-"""The 누고 web service as a plain WSGI app: search page, JSON API, personal feeds, status page.
+"""The web service as a plain WSGI app.
 
 Routes: `/` (tabs 직원 검색 and 게시글 검색), `/api/search`, `/api/posts`, `/feeds/{token}.rss|.atom`
-(and `/feeds/{token}/{topic}.rss|.atom`), `/status`, `/healthz`. One StaffSearcher and one
-PostSearcher per process, refreshed at most once per `refresh_seconds` when the index changed.
+(and `/feeds/{token}/{topic}.rss|.atom`), `/status`, `/healthz`, `/static/…`. One StaffSearcher and one
+PostSearcher per process (web.searchers). Links in feeds use the configured public URL (`web.base_url`,
+else the configured host and port), never the request's Host header.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import redis
-from whoosh import index as whoosh_index
 
 from conf.yamlsource import ConfigError
-from index.post_search import PostSearcher
 from index.results import Results
-from index.search import StaffSearcher
-from index.state import site_status
-from index.store import POSTS, IndexPaths
+from index.stream import is_transient
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
 from notifier.subscription import SubscriptionSet, official_for_token, subscriptions_path
-from workers import web_pages as pages
+from web import views
+from web.http import (COMMON_HEADERS, HTML_HEADERS, MAX_QUERY, REASONS, Request, api_error, json_body,
+                      text)
+from web.render import STATIC, flag_text
+from web.searchers import REFRESH_SECONDS, Searchers
 
 logger = logging.getLogger(__name__)
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
-MAX_QUERY = 200  # characters of a query kept
 FEED_LIMIT = 50
-REFRESH_SECONDS = 1.0
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
-COMMON_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
-HTML_HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", CSP),
-                ("X-Frame-Options", "DENY"), ("Cache-Control", "no-cache")] + COMMON_HEADERS
 FEED_PATH = re.compile(r"/feeds/(?P<token>[A-Za-z0-9_-]{16,64})(?:/(?P<topic>[^/]{1,100}))?\.(?P<kind>rss|atom)")
 # The one answer to every feed URL that is not a current feed: it says nothing about why.
-FEED_NOT_FOUND = "피드를 찾을 수 없습니다. 주소를 다시 확인하거나 새 피드 주소를 받으세요.\n".encode()
-REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found", 405: "Method Not Allowed",
-           500: "Internal Server Error", 503: "Service Unavailable"}
+FEED_NOT_FOUND = "피드를 찾을 수 없습니다. 주소를 다시 확인하거나 새 피드 주소를 받으세요.\n"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
+                ".png": "image/png"}
 
 
 def index_path(cluster) -> Path:
@@ -53,103 +46,14 @@ def index_path(cluster) -> Path:
     return cluster.data_path / "index"
 
 
-class Request:
-    """The parts of a WSGI environ the routes read."""
-
-    def __init__(self, environ: dict):
-        self.method = environ.get("REQUEST_METHOD", "GET").upper()
-        raw = environ.get("PATH_INFO", "") or "/"
-        self.path = raw.encode("latin-1").decode("utf-8", "replace")  # PEP 3333: bytes as latin-1
-        try:
-            self.args = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=50)
-        except ValueError:  # more fields than any page of ours sends
-            self.args = {}
-        self.headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
-                        if key.startswith("HTTP_")}
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-        self.root = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
-
-    def arg(self, name: str, limit: int = MAX_QUERY) -> str:
-        return " ".join((self.args.get(name) or [""])[0].split())[:limit]
-
-    def args_of(self, name: str) -> list[str] | None:
-        values = [" ".join(v.split())[:MAX_QUERY] for v in self.args.get(name, []) if v.strip()]
-        return values or None
-
-    def number(self, name: str, default: int, high: int) -> int:
-        try:
-            return min(high, max(1, int(self.arg(name, 8) or default)))
-        except ValueError:
-            return default
-
-
-class Searchers:
-    """The process's searchers and site status, refreshed at most once per `interval` seconds."""
-
-    def __init__(self, index_dir: str | Path, interval: float = REFRESH_SECONDS):
-        self.index_dir = Path(index_dir)
-        self.interval = interval
-        self.staff = StaffSearcher(self.index_dir)
-        self._posts: PostSearcher | None = None
-        self._posts_lock = threading.Lock()  # one Whoosh searcher: searches and its refresh take turns
-        self._refresh_lock = threading.Lock()
-        self._checked = 0.0
-        self._status: dict[str, dict] = {}
-        self._status_generation = object()
-        self.refresh(force=True)
-
-    def refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._checked < self.interval:
-            return
-        if not self._refresh_lock.acquire(blocking=force):
-            return  # another thread is refreshing
-        try:
-            self._checked = now
-            self.staff.refresh()
-            if self.staff.generation != self._status_generation:
-                self._status = site_status(self.index_dir)
-                self._status_generation = self.staff.generation
-            with self._posts_lock:
-                if self._posts is not None:
-                    self._posts.refresh()
-                elif whoosh_index.exists_in(str(IndexPaths(self.index_dir).whoosh), indexname=POSTS):
-                    self._posts = PostSearcher(self.index_dir)
-        except Exception:  # noqa: BLE001 - keep serving the last view
-            logger.exception("refreshing the searchers of %s failed; serving the last view", self.index_dir)
-        finally:
-            self._refresh_lock.release()
-
-    def status(self) -> dict[str, dict]:
-        return self._status
-
-    def organizations(self) -> dict[str, dict]:
-        """Per organization with live staff rows: when its directory was last crawled, and a flag reason."""
-        orgs: dict[str, dict] = {}
-        for entry in self._status.values():
-            if not entry.get("live_run") or not entry.get("organization"):
-                continue
-            org = orgs.setdefault(entry["organization"], {"crawled_at": None, "flagged": None})
-            if entry.get("healthy_at") and (org["crawled_at"] or "") < entry["healthy_at"]:
-                org["crawled_at"] = entry["healthy_at"]
-            org["flagged"] = org["flagged"] or entry.get("flagged")
-        return orgs
-
-    def search_staff(self, query: str, **kwargs) -> Results:
-        self.refresh()
-        return self.staff.search(query, **kwargs)
-
-    def search_posts(self, query: str, **kwargs) -> Results:
-        self.refresh()
-        with self._posts_lock:
-            if self._posts is None:
-                return Results(query=query, words=[], total=0, page=kwargs.get("page", 1),
-                               per_page=kwargs.get("per_page", PER_PAGE))
-            return self._posts.search(query, **kwargs)
-
-    def post_count(self) -> int:
-        with self._posts_lock:
-            return len(self._posts) if self._posts is not None else 0
+def public_root(cluster) -> str:
+    """The public URL of the web service: `web.base_url`, else http://host:port from cluster.yaml."""
+    web = cluster.web or {}
+    if web.get("base_url"):
+        return web["base_url"].rstrip("/")
+    host = web.get("host") or "127.0.0.1"
+    host = "localhost" if host in ("0.0.0.0", "::") else host
+    return f"http://[{host}]:{web.get('port', 8080)}" if ":" in host else f"http://{host}:{web.get('port', 8080)}"
 
 
 class WebApp:
@@ -160,7 +64,7 @@ class WebApp:
                  per_page: int = PER_PAGE):
         self.searchers = searchers
         self.prefix = prefix
-        self.base_url = (base_url or "").rstrip("/") or None
+        self.root = (base_url or "http://localhost").rstrip("/")
         self.per_page = per_page
         self._client_factory = client_factory
         self._subscriptions_factory = subscriptions
@@ -173,16 +77,22 @@ class WebApp:
         try:
             status, headers, body = self.route(request)
         except Exception:  # noqa: BLE001 - one failing request never takes the worker down
-            logger.exception("%s %s failed", request.method, request.path)
-            status, headers, body = 500, list(HTML_HEADERS), pages.error_page(500).encode()
+            logger.exception("%s %s failed", request.method, loggable(request.path))
+            status, headers, body = self.error(request, 500)
         headers = [(k, v) for k, v in headers if k != "Content-Length"] + [("Content-Length", str(len(body)))]
         start_response(f"{status} {REASONS.get(status, '')}".rstrip(), headers)
         return [b"" if request.method == "HEAD" else body]
 
+    def error(self, request: Request, status: int, extra: list | None = None):
+        if request.path.startswith("/api/"):
+            code, headers, body = api_error(status)
+            return code, headers + (extra or []), body
+        return status, list(HTML_HEADERS) + (extra or []), views.error_page(status).encode()
+
     def route(self, request: Request):
-        if request.method not in ("GET", "HEAD"):
-            return 405, HTML_HEADERS + [("Allow", "GET, HEAD")], pages.error_page(405).encode()
         path = request.path
+        if request.method not in ("GET", "HEAD"):
+            return self.error(request, 405, [("Allow", "GET, HEAD")])
         if path == "/":
             return self.home(request)
         if path == "/api/search":
@@ -191,13 +101,15 @@ class WebApp:
             return self.api_posts(request)
         if path.startswith("/feeds/"):
             return self.feed(request)
+        if path.startswith("/static/"):
+            return self.static(request)
         if path == "/status":
             self.searchers.refresh()
-            html = pages.status_page(self.searchers.status(), self.searchers.staff.generation, self.searchers.staff.sites())
+            html = views.status_page(self.searchers.status(), self.searchers.staff.generation, self.searchers.staff.sites())
             return 200, HTML_HEADERS, html.encode()
         if path == "/healthz":
-            return 200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")] + COMMON_HEADERS, b"ok"
-        return 404, HTML_HEADERS, pages.error_page(404).encode()
+            return text(200, "ok")
+        return self.error(request, 404)
 
     # --- search ---------------------------------------------------------------
 
@@ -216,18 +128,26 @@ class WebApp:
             filters = self.post_filters(request, many=False)
             results = self.searchers.search_posts(q, page=page, per_page=self.per_page, **filters) if q.strip() else None
             info = f"게시글 {self.searchers.post_count():,}건을 찾을 수 있습니다."
-            html = pages.posts_page(results, {"q": q, **filters}, info)
+            html = views.posts_page(results, {"q": q, **filters}, info)
         else:
             filters = self.staff_filters(request, many=False)
             results = self.searchers.search_staff(q, page=page, per_page=self.per_page, **filters) if q.strip() else None
             sites = self.searchers.staff.sites()
             info = (f"기관 {len(sites)}곳, 직원 {len(self.searchers.staff):,}명의 자료를 찾을 수 있습니다." if sites
                     else "아직 수집된 직원 자료가 없습니다. 크롤링과 색인이 끝나면 검색할 수 있습니다.")
-            html = pages.staff_page(results, self.searchers.organizations(), {"q": q, **filters}, info)
+            html = views.staff_page(results, self.searchers.organizations(), {"q": q, **filters}, info)
         return 200, HTML_HEADERS, html.encode()
 
+    def _api_query(self, request: Request) -> str | None:
+        """The API's query, or None when it is longer than the pages accept (answered 414)."""
+        raw = " ".join(request.raw_arg("q").split())
+        return None if len(raw) > MAX_QUERY else raw
+
     def api_search(self, request: Request):
-        results = self.searchers.search_staff(request.arg("q"), page=request.number("page", 1, MAX_PAGE),
+        q = self._api_query(request)
+        if q is None:
+            return api_error(414)
+        results = self.searchers.search_staff(q, page=request.number("page", 1, MAX_PAGE),
                                               per_page=request.number("per_page", self.per_page, MAX_PER_PAGE),
                                               **self.staff_filters(request, many=True))
         orgs = self.searchers.organizations()
@@ -236,14 +156,27 @@ class WebApp:
             org = orgs.get(group.organization) or {}
             groups.append({"organization": group.organization, "region": group.region, "org_kind": group.org_kind,
                            "count": group.count, "crawled_at": org.get("crawled_at"),
-                           "warning": pages.flag_text(org.get("flagged")) or None, "hits": group.hits})
-        return json_response({**summary(results), "groups": groups})
+                           "warning": flag_text(org.get("flagged")) or None, "hits": group.hits})
+        return json_body({**summary(results), "groups": groups})
 
     def api_posts(self, request: Request):
-        results = self.searchers.search_posts(request.arg("q"), page=request.number("page", 1, MAX_PAGE),
+        q = self._api_query(request)
+        if q is None:
+            return api_error(414)
+        results = self.searchers.search_posts(q, page=request.number("page", 1, MAX_PAGE),
                                               per_page=request.number("per_page", self.per_page, MAX_PER_PAGE),
                                               **self.post_filters(request, many=True))
-        return json_response({**summary(results), "hits": results.hits})
+        return json_body({**summary(results), "hits": results.hits})
+
+    # --- static files ---------------------------------------------------------
+
+    def static(self, request: Request):
+        name = request.path[len("/static/"):]
+        path = STATIC / name
+        if not re.fullmatch(r"[a-z0-9_-]+\.[a-z]+", name) or path.suffix not in STATIC_TYPES or not path.is_file():
+            return self.error(request, 404)
+        headers = [("Content-Type", STATIC_TYPES[path.suffix]), ("Cache-Control", "public, max-age=31536000, immutable")]
+        return 200, headers + COMMON_HEADERS, path.read_bytes()
 
     # --- feeds ------------------------------------------------------------------
 
@@ -262,12 +195,12 @@ class WebApp:
             alerts = store.alerts(official.id, topic=topic, limit=FEED_LIMIT)
             modified = store.last_modified(official.id)
         except (redis.RedisError, OSError, ConfigError) as exc:
-            logger.error("feed unavailable: %s", exc)
-            return 503, [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "60")] + COMMON_HEADERS, \
-                "피드를 잠시 제공할 수 없습니다. 잠시 뒤 다시 시도해 주세요.\n".encode()
-        root = self.base_url or request.root
-        self_url = f"{root}/feeds/{token}" + (f"/{quote(topic, safe='')}" if topic else "") + f".{kind}"
-        body = render_feed(official, alerts, kind, base_url=root + "/", topic=topic, self_url=self_url)
+            if isinstance(exc, redis.RedisError) and not is_transient(exc):
+                raise
+            logger.error("feed %s… unavailable: %s", token[:4], exc)  # never the whole token
+            return text(503, "피드를 잠시 제공할 수 없습니다. 잠시 뒤 다시 시도해 주세요.\n", [("Retry-After", "60")])
+        self_url = f"{self.root}/feeds/{token}" + (f"/{quote(topic, safe='')}" if topic else "") + f".{kind}"
+        body = render_feed(official, alerts, kind, base_url=self.root + "/", topic=topic, self_url=self_url)
         headers = feed_headers(body, kind, modified)
         if not_modified(request.headers, headers["ETag"], modified):
             kept = [(k, v) for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")]
@@ -275,7 +208,8 @@ class WebApp:
         return 200, list(headers.items()) + COMMON_HEADERS, body
 
     def feed_sources(self) -> tuple[redis.Redis, SubscriptionSet]:
-        """The Redis client and subscriptions, made on the first feed request (search works without them)."""
+        """The Redis client and subscriptions, made on the first feed request (search works without them).
+        A failure to make them is not remembered: the next request tries again (Redis back by itself)."""
         with self._lock:
             if self._client is None:
                 if self._client_factory is None:
@@ -288,20 +222,21 @@ class WebApp:
             return self._client, self._subscriptions
 
 
+_SECRET_PATH = re.compile(r"^(/(?:feeds|me|visit)/)([A-Za-z0-9_-]{4})[A-Za-z0-9_-]*")
+
+
+def loggable(path: str) -> str:
+    """A request path fit for a log: a token in it keeps its first 4 characters only."""
+    return _SECRET_PATH.sub(lambda m: f"{m.group(1)}{m.group(2)}…", path)
+
+
 def summary(results: Results) -> dict:
     return {"query": results.query, "words": results.words, "total": results.total, "page": results.page,
             "per_page": results.per_page, "pages": results.pages, "took_ms": results.took_ms, "facets": results.facets}
 
 
-def json_response(data: dict):
-    """UTF-8 JSON; crawled text stays text (a string value is never markup when served as JSON)."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return 200, [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-cache")] + COMMON_HEADERS, body
-
-
 def feed_not_found():
-    return 404, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")] + COMMON_HEADERS, \
-        FEED_NOT_FOUND
+    return text(404, FEED_NOT_FOUND)
 
 
 def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis.Redis | None = None,
@@ -322,7 +257,7 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
 
         index_dir = index_dir or index_path(cluster)
         prefix = prefix or cluster.key_prefix
-        base_url = base_url or (cluster.web or {}).get("base_url")
+        base_url = base_url or public_root(cluster)
         client_factory = client_factory or (lambda: redis_client(cluster, start=False))
         subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(subscriptions_path(cluster)))
     if index_dir is None:
