@@ -36,8 +36,8 @@ TABLE: tuple[KeySpec, ...] = (
     # --- crawl runs (crawlers.frontier, its Lua scripts) ------------------------------------------
     KeySpec("run:{run_id}", "hash", "crawlers.frontier", "the last 50 runs of each site",
             "a crawl run: status, site, kind, slot, start/end, counters (pages, items, errors, retries, …), pending"),
-    KeySpec("run:{run_id}:site", "string", "crawlers.frontier", "as its run", "the site definition (JSON) the run crawls with"),
-    KeySpec("run:{run_id}:errors", "list", "crawlers.frontier", "as its run; last 100 entries",
+    KeySpec("run:{run_id}:site", "string", "crawlers.frontier", "the last 5 runs of each site", "the site definition (JSON) the run crawls with"),
+    KeySpec("run:{run_id}:errors", "list", "crawlers.frontier", "the last 5 runs of each site; 100 entries each",
             "the run's last errors (JSON: url, reason, at)"),
     KeySpec("run:{run_id}:seen", "set", "crawlers.frontier", "deleted when the run ends", "request fingerprints of the run (per-run dedup)"),
     KeySpec("active", "hash", "crawlers.frontier", "one field per site with a running run", "site id -> its running run id"),

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0   # seconds between two requests to one host, cluster-wide
 RUNS_KEPT = 50           # runs remembered per site (older run keys are deleted)
+RUNS_DETAILED = 5        # of those, the newest keep their error list and site copy
 ERRORS_KEPT = 100        # last errors kept per run
 REAP_LIMIT = 100         # expired leases requeued per lease() call
 RESERVED_STATS = {"pending", "status", "run_id", "site", "kind", "started_at", "ended_at", "reason"}
@@ -126,7 +127,8 @@ class Frontier:
     def start_run(self, site_id: str, site: dict, *, kind: str, run_id: str | None = None) -> str:
         """Create a running run of a site, or return the site's run already active."""
         run_id = run_id or f"{site_id}-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        created, rid = self._call("start_run", site_id, run_id, kind, json.dumps(site, ensure_ascii=False), RUNS_KEPT)
+        created, rid = self._call("start_run", site_id, run_id, kind, json.dumps(site, ensure_ascii=False), RUNS_KEPT,
+                                  RUNS_DETAILED)
         rid = _s(rid)
         if created:
             self._sites[rid] = site

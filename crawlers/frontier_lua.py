@@ -114,7 +114,7 @@ local function reap(now, limit, max_attempts)
 end
 """
 
-# ARGV: prefix, site_id, run_id, kind, site_json, keep
+# ARGV: prefix, site_id, run_id, kind, site_json, keep, detailed (runs that keep their errors and site copy)
 START_RUN = COMMON + r"""
 local site, rid = ARGV[2], ARGV[3]
 local active = redis.call("HGET", P .. ":active", site)
@@ -130,12 +130,17 @@ redis.call("SET", rk .. ":site", ARGV[5])
 redis.call("HSET", P .. ":active", site, rid)
 local lk = P .. ":site:" .. site .. ":runs"
 redis.call("LPUSH", lk, rid)
-local keep = tonumber(ARGV[6])
+local keep, detailed = tonumber(ARGV[6]), tonumber(ARGV[7])
 for _, old in ipairs(redis.call("LRANGE", lk, keep, -1)) do
   local ok = run_key(old)
   redis.call("DEL", ok, ok .. ":site", ok .. ":errors", ok .. ":seen")
 end
 redis.call("LTRIM", lk, 0, keep - 1)
+-- older runs keep their counters only: their site copy and error lists go (memory stays bounded)
+for _, old in ipairs(redis.call("LRANGE", lk, detailed, -1)) do
+  local ok = run_key(old)
+  if redis.call("HGET", ok, "status") ~= "running" then redis.call("DEL", ok .. ":site", ok .. ":errors") end
+end
 return {1, rid}
 """
 

@@ -181,3 +181,34 @@ def test_nugo_cancel_ends_a_run_by_site_or_run_id(farm, private_redis, tmp_path)
     finally:
         kit.stop_workers()
     assert "cancelled" in site_status(index_dir(kit.cluster))["seoul"]["flagged"]
+
+
+def test_a_long_soak_keeps_the_stream_and_redis_memory_flat(farm, private_redis, tmp_path):
+    """Bug: the item stream was never trimmed (entries acknowledged, never deleted; ~670 bytes each under
+    noeviction), so Redis grew until it refused writes and the whole cluster stopped. Many crawl cycles
+    now leave the stream empty after each index pass and Redis memory flat; the figures are printed."""
+    kit = CrawlKit(tmp_path, farm, private_redis)
+    sites = ["seoul", "ulsan", "ulsan-press", "jeju-press"]
+    kit.start_workers(2)
+    rows = []
+    try:
+        for cycle in range(1, 9):
+            farm.publish("jeju-press", title=f"드론 소식 {cycle}", body="드론 실증")
+            kit.runs.clear()
+            kit.seed(sites)
+            runs = kit.wait()
+            appended = sum(int(r.get("items") or 0) for r in runs.values()) + len(runs)
+            run_indexer(kit.cluster, once=True, client=kit.client)
+            info = kit.client.info("memory")
+            rows.append((cycle, appended, kit.client.xlen("nugo:items"), info["used_memory"]))
+    finally:
+        kit.stop_workers()
+    print("\ncycle  entries appended  stream length after indexing  Redis used_memory")
+    for cycle, appended, length, memory in rows:
+        print(f"{cycle:>5}  {appended:>16}  {length:>28}  {memory / 1024:>14,.0f} KB")
+    assert all(length == 0 for _, _, length, _ in rows)  # every acknowledged entry is gone
+    appended_since = sum(appended for _, appended, _, _ in rows[2:])
+    growth = rows[-1][3] - rows[1][3]
+    print(f"growth from cycle 2 to 8: {growth / 1024:,.0f} KB for {appended_since} entries appended "
+          f"(untrimmed they would hold ~{appended_since * 670 / 1024:,.0f} KB)")
+    assert growth < 0.25 * appended_since * 670  # run records (the last 50 per site) and caches, not the stream
