@@ -99,7 +99,7 @@ class KeyRing:
                            "이 키로 서명된 증빙은 믿을 수 없습니다.", "revoked_key")
         if issued_at < key.created:
             raise Rejected(f"발급 시각이 키 {key.kid}가 만들어진 {seoul_time(key.created)}보다 앞섭니다.", "before_key")
-        if key.retired and issued_at >= key.retired:
+        if key.retired and issued_at > key.retired:  # the retirement second still belongs to the old key
             raise Rejected(f"키 {key.kid}는 {seoul_time(key.retired)}에 교체되었는데, 증빙의 발급 시각은 그 뒤입니다. "
                            "교체된 키로는 새 증빙을 만들 수 없습니다.", "retired_key")
         return key
