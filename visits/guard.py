@@ -8,6 +8,7 @@ import redis
 from visits.errors import Rejected
 from visits.geo import inside
 from visits.korean import metres
+from visits.tokens import redis_key
 
 # Atomically: refuse a different place within min_seconds of the last proof, and more than max_per_hour
 # proofs in this clock hour; else record this one. ARGV: now, lat, lon, min_seconds, same_place_m,
@@ -52,7 +53,7 @@ def check_rate(client: redis.Redis, prefix: str, official_id: str, lat: float, l
                settings: dict) -> None:
     """Refuse a second proof for a different place within seconds, and floods; records this request."""
     hour = int(now // 3600)
-    keys = [f"{prefix}:visit:last:{official_id}", f"{prefix}:visit:hour:{official_id}:{hour}"]
+    keys = [redis_key("last", prefix, official=official_id), redis_key("hour", prefix, official=official_id, hour=hour)]
     result = [x.decode() if isinstance(x, bytes) else str(x) for x in client.eval(
         _RATE, 2, *keys, repr(float(now)), repr(lat), repr(lon), settings["min_seconds_between_places"],
         settings["same_place_m"], settings["max_per_hour"])]

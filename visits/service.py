@@ -116,3 +116,11 @@ class VisitService:
 
     def checkpoint(self, force: bool = False) -> Checkpoint:
         return self.ledger.checkpoint(self.keys.signer, force=force)
+
+
+def checkpoint_mail(cluster=None, data_dir: str | Path | None = None) -> str:
+    """The Korean lines for the operators' daily mail: a fresh signed checkpoint of the ledger."""
+    from visits.describe import checkpoint_text
+
+    settings = cluster.settings.get("visits") if cluster is not None else None
+    return checkpoint_text(VisitService(visits_dir(cluster, data_dir), settings or None).checkpoint())

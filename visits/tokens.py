@@ -14,6 +14,21 @@ import redis
 
 logger = logging.getLogger(__name__)
 
+# Every Redis key of 요있다, in one place (docs/VISITS.md has the table; tests/test_visits_docs.py keeps them in step).
+KEYS = {
+    "links": "{prefix}:visit:links",  # hash: link token -> official id
+    "links_by_official": "{prefix}:visit:links:by_official",  # hash: official id -> link token
+    "form": "{prefix}:visit:form:{form_token}",  # string: official id; one-time, expires
+    "last": "{prefix}:visit:last:{official}",  # string: JSON {t, lat, lon} of the last proof
+    "hour": "{prefix}:visit:hour:{official}:{hour}",  # string: proofs in this clock hour
+    "recent": "{prefix}:visit:recent:{official}",  # list: JSON {index, proof}, newest first
+}
+
+
+def redis_key(name: str, prefix: str, **parts) -> str:
+    return KEYS[name].format(prefix=prefix, **parts)
+
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 OFFICIAL_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
@@ -43,9 +58,9 @@ class VisitState:
 
     def __init__(self, client: redis.Redis, prefix: str):
         self.client = client
-        self.base = f"{prefix}:visit"
-        self.links = f"{self.base}:links"  # hash: link token -> official id
-        self.links_by_official = f"{self.base}:links:by_official"  # hash: official id -> link token
+        self.prefix = prefix
+        self.links = redis_key("links", prefix)
+        self.links_by_official = redis_key("links_by_official", prefix)
 
     # --- personal links -------------------------------------------------------
 
@@ -66,19 +81,19 @@ class VisitState:
 
     def form_token(self, official_id: str, ttl: int) -> str:
         token = secrets.token_urlsafe(24)
-        self.client.set(f"{self.base}:form:{token}", official_id, ex=ttl)
+        self.client.set(redis_key("form", self.prefix, form_token=token), official_id, ex=ttl)
         return token
 
     def use_form_token(self, token: str, official_id: str) -> bool:
         """True once for a token handed to this official's page and still valid; it is spent either way."""
         if not TOKEN.fullmatch(token or ""):
             return False
-        return _text(self.client.getdel(f"{self.base}:form:{token}")) == official_id
+        return _text(self.client.getdel(redis_key("form", self.prefix, form_token=token))) == official_id
 
     # --- recent proofs (to show again on the phone) ---------------------------
 
     def remember(self, official_id: str, index: int, text: str, keep: int, days: int) -> None:
-        key = f"{self.base}:recent:{official_id}"
+        key = redis_key("recent", self.prefix, official=official_id)
         pipe = self.client.pipeline()
         pipe.lpush(key, json.dumps({"index": index, "proof": text}))
         pipe.ltrim(key, 0, keep - 1)
@@ -88,7 +103,7 @@ class VisitState:
     def recent(self, official_id: str, keep: int) -> list[tuple[int, str]]:
         """(ledger index, proof text) of the official's recent proofs, newest first; malformed items skipped."""
         out = []
-        for raw in self.client.lrange(f"{self.base}:recent:{official_id}", 0, keep - 1):
+        for raw in self.client.lrange(redis_key("recent", self.prefix, official=official_id), 0, keep - 1):
             try:
                 item = json.loads(raw)
                 index, text = item["index"], item["proof"]
