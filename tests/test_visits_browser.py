@@ -36,16 +36,20 @@ SHOTS = ROOT / "docs" / "screenshots"
 PREFIX = "YO1:"
 
 
-@pytest.fixture
-def browser(tmp_path):
+def start_browser(profile: Path, *extra: str):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in FLAGS:
+    for flag in FLAGS + extra:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=390,844")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: nothing downloaded
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = start_browser(tmp_path / "profile")
     try:
         yield driver
     finally:
@@ -153,6 +157,34 @@ def test_one_touch_issues_a_proof_whose_saved_png_the_cli_accepts(visit_cluster,
     still = cli(visit_cluster.conf, "verify", str(saved))  # the original still holds under the rotated-out key
     assert still.returncode == 0 and "교체됨" in still.stdout
 
+    open_verifier_offline(browser, visit_cluster.conf, tmp_path / "verifier.html")  # the same QR text, offline
+    verdict, said = verify_in_page(browser, text)
+    assert verdict == "valid" and "허용 반경 300 m 이내" in said and "교체됨" in said, said
+    for case, bad in refused.items():
+        verdict, said = verify_in_page(browser, bad)
+        assert verdict == "invalid" and reasons[case] in said, (case, said)
+
+
+def open_verifier_offline(driver, conf: Path, page: Path) -> None:
+    """Write the verifier page with `nugo visit keys --verifier-page`, cut the network, open it from file://."""
+    made = cli(conf, "keys", "--verifier-page", str(page))
+    assert made.returncode == 0, made.stderr
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions",
+                           {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    driver.get(page.as_uri())
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+
+
+def verify_in_page(driver, text: str) -> tuple[str, str]:
+    """(valid | invalid, what the page says) for one QR text pasted into the verifier page."""
+    driver.execute_script("document.getElementById('result').removeAttribute('data-result');"
+                          "document.getElementById('text').value = arguments[0];", text)
+    driver.find_element(By.ID, "verify").click()
+    wait(driver, lambda d: d.find_element(By.ID, "result").get_attribute("data-result"))
+    result = driver.find_element(By.ID, "result")
+    return result.get_attribute("data-result"), result.text
+
 
 def requests_sent(driver) -> list[str]:
     import json
@@ -170,32 +202,57 @@ def test_the_verifier_page_works_offline_from_a_file(visit_cluster, redis_client
     service = make_service(visit_cluster.data_dir, redis_client, visit_cluster.prefix)
     issued = service.issue(official(), *CHANGWON, 14)
     page = tmp_path / "yoitda-verifier.html"
-    made = cli(visit_cluster.conf, "keys", "--verifier-page", str(page))
-    assert made.returncode == 0, made.stderr
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-    browser.get(page.as_uri())
-    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    open_verifier_offline(browser, visit_cluster.conf, page)
     other_key = codec.encode(issued.claim, bytes.fromhex(next(iter(service.keyring().keys))),
                              Ed25519PrivateKey.generate(), PREFIX)[0]
     cases = [(issued.text, "valid", "유효한 증빙입니다"), (repack(issued.text, flip_name), "invalid", "서명이 맞지 않습니다"),
              (other_key, "invalid", "서명이 맞지 않습니다"), (issued.text[:-3] + "AAA", "invalid", "믿을 수 없는 증빙"),
              ("HC1:NCFOXN", "invalid", "요있다 증빙이 아닙니다")]
     for text, verdict, words in cases:
-        browser.execute_script("document.getElementById('result').removeAttribute('data-result');"
-                               "document.getElementById('text').value = arguments[0];", text)
-        browser.find_element(By.ID, "verify").click()
-        wait(browser, lambda d: d.find_element(By.ID, "result").get_attribute("data-result"))
-        result = browser.find_element(By.ID, "result")
-        assert result.get_attribute("data-result") == verdict, (text, result.text)
-        assert words in result.text
+        got, said = verify_in_page(browser, text)
+        assert got == verdict and words in said, (text, said)
         if verdict == "valid":
-            assert "김민수 주무관 (kim-minsu)" in result.text and "북위 35.227900°, 동경 128.681700°" in result.text
-            assert "0번" in result.text and "경상남도" in result.text
+            assert "김민수 주무관 (kim-minsu)" in said and "북위 35.227900°, 동경 128.681700°" in said
+            assert "0번" in said and "경상남도" in said
     sent = [url for url in requests_sent(browser) if not url.startswith(("chrome://", "chrome-untrusted://"))]
     assert page.as_uri() in sent, sent  # the log saw the page load (browser internals of the new tab left out)
     assert all(url.startswith(("file://", "data:", "blob:")) for url in sent), sent
     # The page's own errors only (the new-tab page Chromium opened first may log failures of its own, offline).
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and page.name in e["message"]]
     assert not errors, errors
+
+
+@pytest.fixture
+def phone_page(tmp_path, redis_client, prefix):
+    """The app on a free port and an official's link path."""
+    service = make_service(tmp_path / "visits", redis_client, prefix)
+    token = VisitState(redis_client, prefix).link_token("kim-minsu")
+    with served(VisitApp(service, lambda: Officials(official()))) as root:
+        yield root, f"/visit/{token}", service
+
+
+def test_a_refused_location_permission_is_explained_in_korean(phone_page, browser):
+    """Catches a page that hangs or fails silently when the official (or the browser) refuses the position."""
+    root, path, service = phone_page
+    browser.execute_cdp_cmd("Browser.setPermission", {"origin": root, "permission": {"name": "geolocation"},
+                                                       "setting": "denied"})
+    browser.get(root + path)
+    button = wait(browser, lambda d: d.find_element(By.ID, "go") if d.find_element(By.ID, "go").is_enabled() else None)
+    button.click()
+    wait(browser, lambda d: "권한이 거부" in d.find_element(By.ID, "status").text)
+    assert browser.find_element(By.ID, "go").is_enabled() and "/proof/" not in browser.current_url
+    assert service.ledger.head()[0] == 0
+
+
+def test_a_plain_http_address_tells_the_official_to_use_https(phone_page, tmp_path):
+    """Browsers give no position to http:// pages other than localhost: the page must say so, not just fail."""
+    root, path, _ = phone_page
+    port = root.rsplit(":", 1)[1]
+    driver = start_browser(tmp_path / "insecure", "--host-resolver-rules=MAP visit.test 127.0.0.1")
+    try:
+        driver.get(f"http://visit.test:{port}{path}")
+        wait(driver, lambda d: "HTTPS" in d.find_element(By.ID, "status").text)
+        assert driver.execute_script("return window.isSecureContext") is False
+        assert not driver.find_element(By.ID, "go").is_enabled()
+    finally:
+        driver.quit()

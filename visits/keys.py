@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from visits.errors import Rejected
 from visits.fsutil import locked, private_dir, write_private
+from visits.korean import korean_time
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ def unb64(text: str) -> bytes:
 
 
 def seoul_time(ts: float) -> str:
-    from visits.korean import korean_time
-
     return korean_time(ts, seconds=False)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from visits.errors import Rejected
 from visits.fsutil import append_private, locked, private_dir
 from visits.keys import KeyRing, b64, unb64
 
@@ -64,8 +65,6 @@ class Checkpoint:
 
     def verify(self, keyring: KeyRing) -> None:
         """Raise Rejected (Korean) when the signature does not hold under a key valid at its time."""
-        from visits.errors import Rejected
-
         key = keyring.check(bytes.fromhex(self.kid), self.time)
         try:
             signature = unb64(self.signature)

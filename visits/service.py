@@ -70,6 +70,7 @@ class VisitService:
     def issue(self, official: Any, lat: float, lon: float, accuracy: float, trip_id: int | None = None,
               now: float | None = None) -> Issued:
         """Check, sign, append to the ledger and remember a proof; Rejected (Korean) when refused."""
+        kid, private = self.keys.signer()  # before the clock is read: a key made now is never younger than the claim
         now = time.time() if now is None else now
         check_position(lat, lon, accuracy, self.settings)
         trip = None
@@ -85,7 +86,6 @@ class VisitService:
                           max(0, math.ceil(accuracy)), index,
                           trip_id=trip.id if trip else None, destination=trip.destination if trip else None,
                           radius_m=trip.radius_m if trip else None)
-            kid, private = self.keys.signer()
             text, cose = codec.encode(claim, kid, private, self.settings["qr_prefix"])
             made.update(claim=claim, text=text)
             return official.id, text, codec.proof_hash(cose), claim.issued_at

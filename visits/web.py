@@ -17,12 +17,13 @@ from urllib.parse import quote
 
 import redis
 
+from conf.yamlsource import ConfigError
 from visits import pages, qr
 from visits.describe import claim_rows
 from visits.errors import Rejected
 from visits.httpio import HTML_HEADERS, REASONS, Request, Response, data, html, redirect
 from visits.korean import coordinates, korean_time, metres
-from visits.service import VisitService, visits_dir
+from visits.service import VisitService, organization_of, visits_dir
 from visits.tokens import TOKEN
 from visits.trips import today
 from visits.verifier import verifier_page
@@ -49,7 +50,7 @@ class VisitApp:
         request = Request(environ, self.settings["max_body_bytes"])
         try:
             status, headers, body = self.route(request)
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, OSError, ConfigError) as exc:
             logger.error("%s %s: service unavailable: %s", request.method, request.path, exc)
             status, headers, body = html(503, pages.message_page("잠시 쓸 수 없습니다", "잠시 뒤 다시 시도해 주세요."),
                                          [("Retry-After", "30")])
@@ -117,8 +118,6 @@ class VisitApp:
     # --- the phone page -------------------------------------------------------
 
     def page(self, request: Request, token: str, official, error: str | None = None, status: int = 200) -> Response:
-        from visits.service import organization_of
-
         trips = [{"id": t.id, "name": t.name, "radius": metres(t.radius_m), "dates": pages.trip_dates(t.start, t.end)}
                  for t in self.service.trips.for_official(official.id, today())]
         recent = []
