@@ -29,6 +29,7 @@ def issued(visit_cluster, redis_client):
 
 
 def test_verify_accepts_text_and_a_text_file(capsys, visit_cluster, issued, tmp_path):
+    """The auditor's two plain inputs; on the head PC the proof is also matched to its ledger entry."""
     text = issued.state.recent("kim-minsu", 1)[0][1]
     code, out, _ = run(capsys, visit_cluster.conf, "verify", text)
     assert code == 0 and "유효한 증빙입니다" in out and "장부: 4번 항목과 일치합니다" in out
@@ -38,6 +39,7 @@ def test_verify_accepts_text_and_a_text_file(capsys, visit_cluster, issued, tmp_
 
 
 def test_verify_with_an_auditors_copy_of_the_keys_needs_no_cluster(capsys, visit_cluster, issued, tmp_path):
+    """Catches a verify that needs the head PC (its config, data dir or Redis) when given a keys.json copy."""
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps(issued.keyring().to_json()))
     text = issued.state.recent("kim-minsu", 1)[0][1]
@@ -56,6 +58,7 @@ def test_a_proof_missing_from_the_ledger_is_not_accepted_on_the_head_pc(capsys, 
 
 
 def test_verify_explains_bad_input_without_a_traceback(capsys, visit_cluster, issued, tmp_path):
+    """Catches tracebacks or exit 0 for a foreign QR text, a missing file, or a photo with no QR code."""
     code, out, _ = run(capsys, visit_cluster.conf, "verify", "HC1:NCFOXN")
     assert code == 1 and "요있다 증빙이 아닙니다" in out
     code, _, err = run(capsys, visit_cluster.conf, "verify", str(tmp_path / "nope.png"))
@@ -90,6 +93,7 @@ def test_audit_passes_then_names_deleted_edited_and_reordered_entries(capsys, vi
 
 
 def test_checkpoint_for_the_mail_is_accepted_by_audit(capsys, visit_cluster, issued, tmp_path):
+    """Catches a mail checkpoint that audit cannot read back, or an audit that ignores kept checkpoints."""
     code, out, _ = run(capsys, visit_cluster.conf, "checkpoint", "--force")
     assert code == 0 and "요있다 장부 체크포인트: 항목 5개" in out
     mail = tmp_path / "mail.txt"
@@ -102,6 +106,7 @@ def test_checkpoint_for_the_mail_is_accepted_by_audit(capsys, visit_cluster, iss
 
 
 def test_rotate_key_and_keys(capsys, visit_cluster, issued, tmp_path):
+    """Catches a rotation that breaks old proofs or the audit, or that leaves the old private key on disk."""
     old = next(iter(issued.keyring().keys))
     code, out, _ = run(capsys, visit_cluster.conf, "rotate-key")
     assert code == 0 and "새 서명 키" in out and old in out
@@ -118,6 +123,7 @@ def test_rotate_key_and_keys(capsys, visit_cluster, issued, tmp_path):
 
 
 def test_link_prints_the_personal_url(capsys, visit_cluster, redis_client):
+    """Catches an unstable link, a `--new` that leaves the old link working, or links for unknown officials."""
     code, out, _ = run(capsys, visit_cluster.conf, "link", "kim-minsu")
     url = out.strip()
     assert code == 0 and url.startswith("https://visit.example.go.kr/visit/")
@@ -131,6 +137,7 @@ def test_link_prints_the_personal_url(capsys, visit_cluster, redis_client):
 
 
 def test_trip_add_list_remove(capsys, visit_cluster):
+    """Catches impossible trips (latitude 95) being registered, and remove reporting success twice."""
     code, out, _ = run(capsys, visit_cluster.conf, "trip", "add", "kim-minsu", "--name", "창원 드론 실증 점검",
                        "--lat", "35.2271", "--lon", "128.681", "--radius", "300", "--from", "2026-05-01", "--to", "2026-05-02")
     assert code == 0 and "출장 1번을 등록했습니다" in out

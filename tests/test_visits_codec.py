@@ -46,6 +46,7 @@ def repack(text: str, edit) -> str:
 @pytest.mark.parametrize("raw, text", [(b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581"),
                                        (b"ietf!", "QED8WEX0"), (b"", "")])
 def test_base45_matches_the_rfc_examples(raw, text):
+    """RFC 9285's own examples: catches a private variant of Base45 that DCC-style tools would not read."""
     assert base45.encode(raw) == text
     assert base45.decode(text) == raw
 
@@ -58,6 +59,7 @@ def test_base45_refuses_what_no_encoder_makes(bad):
 
 
 def test_a_proof_round_trips_and_verifies(store):
+    """Catches a lossy claim encoding (coordinates, names, the nonce) between issuer and verifier."""
     text = issue(store)
     assert text.startswith(PREFIX) and set(text[len(PREFIX):]) <= set(base45.ALPHABET)
     verified = codec.verify(text, store.keyring(), PREFIX)
@@ -105,6 +107,7 @@ def test_changing_one_byte_of_the_claim_is_rejected(store):
 
 
 def test_changing_one_character_of_the_text_is_rejected(store):
+    """Catches damage to the QR text (at the start, middle and end) that slips through as a valid proof."""
     text = issue(store)
     for i in (len(PREFIX) + 5, len(text) // 2, len(text) - 1):
         changed = text[:i] + ("0" if text[i] != "0" else "1") + text[i + 1:]
@@ -123,6 +126,7 @@ def test_a_proof_signed_with_another_key_under_our_key_id_is_rejected(store):
 
 
 def test_a_proof_signed_with_an_unknown_key_is_rejected(store, tmp_path):
+    """Catches a verifier that accepts any well-formed signature when the key id is not one of ours."""
     other = KeyStore(tmp_path / "elsewhere")
     with pytest.raises(Rejected) as caught:
         codec.verify(issue(other), store.keyring(), PREFIX)
@@ -148,6 +152,7 @@ def test_rotation_keeps_old_proofs_valid_and_refuses_the_old_key_afterwards(stor
 
 
 def test_a_revoked_key_verifies_nothing(store):
+    """Catches a revocation that only stops signing: a leaked key's proofs must stop verifying."""
     text = issue(store)
     kid, _ = store.signer()
     store.revoke(kid.hex())
@@ -157,6 +162,7 @@ def test_a_revoked_key_verifies_nothing(store):
 
 
 def test_a_proof_from_the_future_is_rejected(store):
+    """Catches a verifier that accepts proofs dated ahead (a key thief pre-dating visits)."""
     text = issue(store, typical_claim(issued_at=int(time.time()) + 3600))
     with pytest.raises(Rejected) as caught:
         codec.verify(text, store.keyring(), PREFIX)
@@ -166,6 +172,7 @@ def test_a_proof_from_the_future_is_rejected(store):
 @pytest.mark.parametrize("text, code", [("HC1:6BFOXN", "prefix"), ("YO1:abc", "base45"), ("YO1:" + "0" * 30, "zlib"),
                                         ("YO1:" + "A" * 5000, "too_long")])
 def test_what_is_not_a_proof_is_named(store, text, code):
+    """Catches a crash or a vague answer for foreign QR codes, bad Base45, bad zlib and oversized input."""
     with pytest.raises(Rejected) as caught:
         codec.verify(text, store.keyring(), PREFIX)
     assert caught.value.code == code
@@ -188,6 +195,7 @@ def test_a_zlib_bomb_is_not_inflated(store):
     lambda p: p[:2] + [cbor2.dumps(cbor2.CBORTag(1, 12))] + p[3:],  # a tagged date instead of the claim map
 ])
 def test_envelopes_we_would_never_issue_are_refused(store, edit):
+    """Catches a lax reader: other algorithms, an unprotected kid, short signatures, unknown claims, tags."""
     with pytest.raises(Rejected) as caught:
         codec.verify(repack(issue(store), edit), store.keyring(), PREFIX)
     assert caught.value.code in ("format", "bad_signature")
@@ -211,6 +219,7 @@ def test_a_typical_claim_fits_a_version_10_qr_at_level_m(store):
 
 
 def test_keyring_documents_are_validated(store):
+    """Catches a keys.json with a malformed public key being loaded as if valid."""
     issue(store)
     data = store.keyring().to_json()
     assert KeyRing.from_json(data).keys.keys() == store.keyring().keys.keys()

@@ -21,6 +21,7 @@ VENDOR = (ROOT / "visits" / "static" / "vendor" / "README.md").read_text(encodin
 
 
 def test_every_setting_is_documented():
+    """Catches a setting added in visits/settings.py without its row in docs/VISITS.md."""
     table = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", DOC, re.M)}
     assert {name for name, _, _ in SETTINGS} <= table
 
@@ -35,6 +36,7 @@ def test_every_redis_key_is_documented_and_built_in_one_place():
 
 
 def test_the_vendored_library_is_the_recorded_one():
+    """Catches a vendored library changed without its recorded sha256 (a swapped verifier)."""
     recorded = re.search(r"sha256 of `noble-curves-ed25519-2\.3\.0\.js` \| `([0-9a-f]{64})`", VENDOR).group(1)
     assert hashlib.sha256(LIBRARY.read_bytes()).hexdigest() == recorded
     entry = re.search(r"sha256 of `build-entry\.js` \| `([0-9a-f]{64})`", VENDOR).group(1)
@@ -43,6 +45,7 @@ def test_the_vendored_library_is_the_recorded_one():
 
 
 def test_the_verifier_page_embeds_the_library_byte_for_byte_under_its_csp_hash(tmp_path):
+    """Catches a page whose CSP would block its own script, or that could load anything from the network."""
     import base64
 
     service = make_service(tmp_path / "v", None, "x")
@@ -100,6 +103,7 @@ def test_the_https_runbook_makes_a_certificate_a_client_trusts(tmp_path, redis_c
 
 
 def test_the_readme_has_the_section_with_the_screenshot():
+    """Catches a README without the 요있다 section or a missing screenshot."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## 요있다 — 출장 증빙"):]
     assert "docs/screenshots/visit-page.png" in section and "docs/VISITS.md" in section

@@ -21,20 +21,24 @@ OUTSIDE = {"Tokyo": (35.6812, 139.7671), "Tsushima": (34.40, 129.33), "Fukuoka":
 
 @pytest.mark.parametrize("name", IN_KOREA)
 def test_places_in_korea_are_inside_the_area(name):
+    """Catches an area that refuses officials on the islands and the border counties."""
     assert inside(IN_KOREA[name], KOREA_AREA)
 
 
 @pytest.mark.parametrize("name", OUTSIDE)
 def test_places_outside_korea_are_not(name):
+    """Catches an area (or a bounding box) that lets Japan, China, the North, 0/0 or swapped coordinates in."""
     assert not inside(OUTSIDE[name], KOREA_AREA)
 
 
 def test_distance_is_right_within_a_metre():
+    """Catches a wrong distance formula (degrees as metres, swapped axes)."""
     assert abs(distance_m((37.5663, 126.9779), (35.1796, 129.0756)) - 325_000) < 2_000  # Seoul-Busan ~325 km
     assert abs(distance_m((35.0, 128.0), (35.001, 128.0)) - 111.2) < 1
 
 
 def test_accuracy_limit_and_impossible_values():
+    """Catches an accuracy limit off by its boundary, and NaN or negative values passing."""
     settings = resolve()
     check_position(*IN_KOREA["부산"], 149.0, settings)
     for lat, lon, accuracy, code in [(*IN_KOREA["부산"], 151.0, "accuracy"), (float("nan"), 1.0, 1.0, "bad_position"),
@@ -68,6 +72,7 @@ def test_a_planted_last_position_does_not_break_the_rate_check(redis_client, pre
 
 
 def test_settings_are_checked():
+    """Catches misspelt or nonsensical settings being accepted silently."""
     assert resolve() == resolve({}) and set(DEFAULTS) == set(resolve())
     for bad in ({"nope": 1}, {"max_accuracy_m": -5}, {"max_per_hour": 1.5}, {"qr_prefix": "yo1:"},
                 {"area": [[1, 2]]}, {"min_seconds_between_places": True}):

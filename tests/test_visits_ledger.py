@@ -34,6 +34,7 @@ def rewrite(service, lines: list[str]) -> list:
 
 
 def test_an_untouched_ledger_passes(service):
+    """Catches false alarms: an audit must pass on a ledger nobody touched."""
     fill(service)
     service.checkpoint()
     fill(service, 2)
@@ -43,6 +44,7 @@ def test_an_untouched_ledger_passes(service):
 
 
 def test_entries_chain_and_files_are_private(service):
+    """Catches a broken chain link and files readable by other users of the head PC."""
     lines = fill(service, 3)
     entries = [json.loads(line) for line in lines]
     assert [e["index"] for e in entries] == [0, 1, 2]
@@ -89,6 +91,7 @@ def test_an_edited_position_is_named(service):
 
 
 def test_reordered_entries_are_named(service):
+    """Catches an audit that compares entries as a set: two swapped entries must be named."""
     lines = fill(service)
     problems = rewrite(service, lines[:2] + [lines[3], lines[2]] + lines[4:])
     assert [p.kind for p in problems] == ["reordered"] and problems[0].index in (2, 3)
@@ -115,6 +118,7 @@ def test_a_kept_checkpoint_catches_a_rewritten_checkpoint_file(service, tmp_path
 
 
 def test_a_forged_checkpoint_is_rejected(service):
+    """Catches checkpoints trusted without their signature."""
     fill(service, 2)
     checkpoint = service.checkpoint()
     forged = Checkpoint(checkpoint.size + 5, checkpoint.head, checkpoint.time, checkpoint.kid, checkpoint.signature)
@@ -123,6 +127,7 @@ def test_a_forged_checkpoint_is_rejected(service):
 
 
 def test_checkpoints_are_recorded_only_when_the_ledger_grew(service):
+    """Catches a checkpoint file that grows on every GET of /visit/checkpoint."""
     fill(service, 2)
     first = service.checkpoint()
     assert service.checkpoint() == first
@@ -165,5 +170,6 @@ def test_concurrent_appenders_in_separate_processes_keep_one_chain(tmp_path):
 
 
 def test_head_of_an_empty_ledger(tmp_path):
+    """The genesis head (64 zeros) before the first proof."""
     ledger = Ledger(tmp_path / "v")
     assert ledger.head() == (0, "0" * 64) and ledger.last_entry() is None

@@ -40,6 +40,7 @@ def issue(root: str, path: str, lat: float, lon: float, **kwargs):
 
 
 def test_the_page_has_one_big_button_and_no_inline_script(site):
+    """Catches inline script, a weakened CSP, missing security headers or a cached token page."""
     root, _, path = site
     reply = request(root, "GET", path)
     assert reply.status == 200
@@ -57,6 +58,7 @@ def test_the_page_has_one_big_button_and_no_inline_script(site):
 
 
 def test_a_proof_is_issued_shown_and_its_png_reads_back(site):
+    """Catches a PNG that is not the proof (or not readable), and a proof that is not in the ledger."""
     import zxingcpp
     from PIL import Image
 
@@ -106,6 +108,7 @@ def test_the_form_token_is_needed_and_works_once(site):
 
 
 def test_a_form_token_of_another_official_is_refused(site):
+    """Catches form tokens that are not bound to the official whose page handed them out."""
     root, service, path = site
     other = VisitState(service.client, service.prefix).link_token("lee-seoyeon")
     token = form_token(open_page(root, f"/visit/{other}"))
@@ -120,6 +123,7 @@ def test_a_form_token_of_another_official_is_refused(site):
     (0.0, 0.0, 10.0, "대한민국 밖"),
 ])
 def test_clearly_wrong_positions_are_refused(site, lat, lon, accuracy, words):
+    """Catches a server that signs poor accuracy, places abroad or swapped coordinates (nothing in the ledger)."""
     root, service, path = site
     reply = issue(root, path, lat, lon, accuracy=accuracy)
     assert reply.status == 422 and words in reply.text
@@ -137,6 +141,7 @@ def test_two_places_within_seconds_are_refused_but_the_same_place_is_not(site):
 
 
 def test_an_oversized_or_non_form_body_is_refused(site):
+    """Catches an unbounded body read and JSON bodies (which a cross-site fetch could send) being accepted."""
     root, _, path = site
     token = form_token(open_page(root, path))
     big = post_visit(root, path, token, *CHANGWON, extra={"pad": "x" * 10_000})
@@ -146,6 +151,7 @@ def test_an_oversized_or_non_form_body_is_refused(site):
 
 
 def test_missing_position_fields_are_refused(site):
+    """Catches NaN or empty coordinates reaching the signer."""
     root, _, path = site
     token = form_token(open_page(root, path))
     reply = request(root, "POST", path, f"form_token={token}&lat=nan&lon=&accuracy=1".encode(),
@@ -154,6 +160,7 @@ def test_missing_position_fields_are_refused(site):
 
 
 def test_a_trip_is_signed_with_its_destination_and_distance(site):
+    """Catches a trip that is shown but not signed, or a wrong radius verdict."""
     root, service, path = site
     trip = service.trips.add("kim-minsu", "창원시청 드론 실증 현장 점검", 35.2271, 128.6810, 300, today(),
                              today() + dt.timedelta(days=1))
@@ -167,6 +174,7 @@ def test_a_trip_is_signed_with_its_destination_and_distance(site):
 
 
 def test_another_officials_trip_cannot_be_used(site):
+    """Catches a trip id from the form being trusted without checking whose trip it is."""
     root, service, path = site
     trip = service.trips.add("lee-seoyeon", "서울 출장", *SEOUL_CITY_HALL, 300, today(), today())
     reply = issue(root, path, *CHANGWON, trip=str(trip.id))
@@ -174,6 +182,7 @@ def test_another_officials_trip_cannot_be_used(site):
 
 
 def test_keys_checkpoint_and_verifier_are_published(site):
+    """Catches private material in keys.json and a checkpoint that does not match the ledger head."""
     root, service, path = site
     issue(root, path, *CHANGWON)
     keys = request(root, "GET", "/visit/keys.json")
@@ -200,6 +209,7 @@ def test_hostile_values_in_redis_are_not_shown(site):
 
 
 def test_post_to_a_proof_or_other_methods_are_refused(site):
+    """Catches routes that accept methods they should not, and HEAD answers with a body."""
     root, _, path = site
     assert request(root, "POST", f"{path}/proof/0", b"", {"Origin": root}).status == 405
     assert request(root, "PUT", path, b"").status == 405
