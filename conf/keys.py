@@ -79,6 +79,16 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("notifier:topic_start", "hash", "notifier.store", "one field per topic", "official and topic -> when the topic began"),
     KeySpec("notifier:pending:{official}", "zset", "notifier.store", "until the next digest", "alerts not yet e-mailed"),
     KeySpec("notifier:sent:{official}", "set", "notifier.digest", "grows with e-mailed posts", "post ids already e-mailed"),
+    # --- 요있다 (visits.tokens) ---------------------------------------------------------------
+    KeySpec("visit:links", "hash", "visits.tokens", "one field per official with a link", "link token -> official id"),
+    KeySpec("visit:links:by_official", "hash", "visits.tokens", "one field per official", "official id -> link token"),
+    KeySpec("visit:form:{form_token}", "string", "visits.tokens", "form_ttl_seconds; deleted when used",
+            "a one-time form token of the phone page -> official id"),
+    KeySpec("visit:last:{official}", "string", "visits.tokens", "min_seconds_between_places",
+            "the official's last proof (JSON t, lat, lon): two places within seconds are refused"),
+    KeySpec("visit:hour:{official}:{hour}", "string", "visits.tokens", "an hour", "proofs of the official in this hour"),
+    KeySpec("visit:recent:{official}", "list", "visits.tokens", "recent_days; recent_proofs entries",
+            "the official's recent proofs (JSON), shown again on the phone after re-verification"),
     KeySpec("config:problems", "hash", "notifier.subscription", "a field while a file has problems",
             "source (subscriptions, sites) -> the problems a running service found in it (JSON)"),
     KeySpec("feed_tokens", "hash", "notifier.subscription", "one field per official", "feed token -> official id"),
@@ -228,6 +238,13 @@ class Keys:
     @property
     def feed_tokens_by_official(self) -> str:
         return self._k("feed_tokens", "by_official")
+
+
+def template(pattern: str) -> str:
+    """"{prefix}:" + a pattern of the table, for modules that format their own keys (str.format)."""
+    if not any(spec.pattern == pattern for spec in TABLE):
+        raise KeyError(f"{pattern!r} is not in the key table (conf/keys.py)")
+    return "{prefix}:" + pattern
 
 
 def pattern_regex(prefix: str, spec: KeySpec) -> re.Pattern:

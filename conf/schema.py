@@ -173,6 +173,30 @@ class DictOf(Spec):
 
 
 @dataclass
+class Mapping(Spec):
+    """A free mapping of text keys, checked as a whole by `check` (a service's own settings table)."""
+
+    help: str = ""
+    default: Any = _MISSING
+    check: Callable[[dict], str | None] | None = None
+
+    def validate(self, value, path, ctx):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            ctx.fail(path, f"expected a mapping, got {type(value).__name__}")
+            return None
+        message = self.check(value) if self.check else None
+        if message:
+            ctx.fail(path, message)
+            return None
+        return value
+
+    def describe(self):
+        return "mapping"
+
+
+@dataclass
 class Record(Spec):
     """A mapping with known keys; unknown keys are errors."""
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from conf.schedules import check_schedule
 from conf.urls import netloc
-from conf.schema import Bool, Choice, Ctx, DictOf, ListOf, Num, Record, Str
+from conf.schema import Bool, Choice, Ctx, DictOf, ListOf, Mapping, Num, Record, Str
 
 REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원",
            "충북", "충남", "전북", "전남", "경북", "경남", "제주", "중앙")
@@ -209,6 +209,16 @@ SITE = Record(
 )
 
 
+def _check_visits(value: dict) -> str | None:
+    from visits.settings import resolve  # 요있다 declares its settings, with their defaults, in one table
+
+    try:
+        resolve(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 CLUSTER = Record(
     fields={
         "redis_url": Str(default=None, help="redis://host:port/db of the cluster's Redis; empty starts an embedded private one. The password comes from NUGO_REDIS_PASSWORD"),
@@ -236,6 +246,8 @@ CLUSTER = Record(
             "tls_cert": Str(default=None, help="certificate file (PEM): the service speaks HTTPS (geolocation needs it)"),
             "tls_key": Str(default=None, help="private key file (PEM) of tls_cert"),
         }, default={"host": "127.0.0.1", "port": 8080, "base_url": None, "tls_cert": None, "tls_key": None}),
+        "visits": Mapping(default={}, check=_check_visits,
+                          help="settings of 요있다 (trip proofs): see the table in docs/VISITS.md"),
         "smtp": Record(fields={
             "host": Str(default="localhost"),
             "port": Num(integer=True, default=25),

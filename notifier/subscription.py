@@ -86,6 +86,7 @@ OFFICIAL = Record(
     fields={
         "id": Str(pattern=SLUG, help="slug of the official (lower-case letters, digits, '-'); in a folder, the file name"),
         "name": Str(help="display name (e.g. 김민수 주무관)"),
+        "organization": Str(default=None, help="the official's organization (e.g. 경상남도 미래전략과), shown on trip proofs"),
         "email": Str(default=None, check=_check_email, help="address of the e-mail digest; none: feeds only"),
         "since": Since(help="alert only posts first seen after this date; default: when the notifier first sees the topic"),
         "topics": ListOf(TOPIC, min_items=1, help="keyword topics"),
@@ -123,6 +124,7 @@ class Subscription:
     email: str | None = None
     since: dt.datetime | None = None
     file: str = ""
+    organization: str | None = None
 
     def topic(self, name: str) -> Topic | None:
         return next((t for t in self.topics if t.name == name), None)
@@ -134,7 +136,7 @@ def _subscription(data: dict, file: str) -> Subscription:
 
     topics = tuple(Topic(t["name"], parse_query(t["query"]), opt(t["sites"]), opt(t["regions"]), opt(t["board_kinds"]))
                    for t in data["topics"])
-    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file)
+    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file, data["organization"])
 
 
 def subscription_files(path: Path) -> list[Path]:

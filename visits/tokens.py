@@ -12,16 +12,18 @@ import secrets
 
 import redis
 
+from conf.keys import template
+
 logger = logging.getLogger(__name__)
 
-# Every Redis key of 요있다, in one place (docs/VISITS.md has the table; tests/test_visits_docs.py keeps them in step).
+# The Redis keys of 요있다, from the cluster's one key table (conf/keys.py; docs/VISITS.md lists them too).
 KEYS = {
-    "links": "{prefix}:visit:links",  # hash: link token -> official id
-    "links_by_official": "{prefix}:visit:links:by_official",  # hash: official id -> link token
-    "form": "{prefix}:visit:form:{form_token}",  # string: official id; one-time, expires
-    "last": "{prefix}:visit:last:{official}",  # string: JSON {t, lat, lon} of the last proof
-    "hour": "{prefix}:visit:hour:{official}:{hour}",  # string: proofs in this clock hour
-    "recent": "{prefix}:visit:recent:{official}",  # list: JSON {index, proof}, newest first
+    "links": template("visit:links"),
+    "links_by_official": template("visit:links:by_official"),
+    "form": template("visit:form:{form_token}"),
+    "last": template("visit:last:{official}"),
+    "hour": template("visit:hour:{official}:{hour}"),
+    "recent": template("visit:recent:{official}"),
 }
 
 

@@ -61,7 +61,7 @@ class WebApp:
 
     def __init__(self, searchers: Searchers, *, prefix: str = "nugo", client_factory: Callable[[], redis.Redis] | None = None,
                  subscriptions: Callable[[], SubscriptionSet] | None = None, base_url: str | None = None,
-                 per_page: int = PER_PAGE):
+                 per_page: int = PER_PAGE, visits: Callable | None = None):
         self.searchers = searchers
         self.prefix = prefix
         self.root = (base_url or "http://localhost").rstrip("/")
@@ -71,8 +71,18 @@ class WebApp:
         self._client: redis.Redis | None = None
         self._subscriptions: SubscriptionSet | None = None
         self._lock = threading.Lock()
+        self._visits_factory = visits
+        self._visits = None
+
+    def visits(self):
+        with self._lock:
+            if self._visits is None:
+                self._visits = self._visits_factory()
+            return self._visits
 
     def __call__(self, environ, start_response):
+        if self._visits_factory is not None and (environ.get("PATH_INFO") or "").startswith("/visit/"):
+            return self.visits()(environ, start_response)  # 요있다 answers its own pages
         request = Request(environ)
         try:
             status, headers, body = self.route(request)
@@ -260,7 +270,12 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
         base_url = base_url or public_root(cluster)
         client_factory = client_factory or (lambda: redis_client(cluster, start=False))
         subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(subscriptions_path(cluster)))
+    visits = None
+    if cluster is not None:
+        from visits.web import make_visit_app
+
+        visits = lambda: make_visit_app(cluster)  # noqa: E731
     if index_dir is None:
         raise ValueError("make_app needs a cluster or an index_dir")
     return WebApp(Searchers(index_dir, refresh_seconds), prefix=prefix or "nugo", client_factory=client_factory,
-                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page)
+                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits)

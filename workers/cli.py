@@ -326,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="포트 (기본: 빈 포트)")
     p.set_defaults(func=cmd_farm)
 
+    from visits.cli import add_commands as add_visit_commands
+
+    add_visit_commands(sub)
+
     p = sub.add_parser("demo", help="데모: 내장 Redis와 사이트 농장을 띄우고, 크롤·색인한 뒤 검색 페이지와 피드를 엽니다")
     p.add_argument("--seed", type=int, default=1, help="사이트 농장 내용 시드")
     p.add_argument("--port", type=int, default=0, help="사이트 농장 포트 (기본: 빈 포트)")
