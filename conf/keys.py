@@ -89,6 +89,19 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("visit:hour:{official}:{hour}", "string", "visits.tokens", "an hour", "proofs of the official in this hour"),
     KeySpec("visit:recent:{official}", "list", "visits.tokens", "recent_days; recent_proofs entries",
             "the official's recent proofs (JSON), shown again on the phone after re-verification"),
+    # --- operations (workers) -----------------------------------------------------------------
+    KeySpec("heartbeat:{role}:{host}:{pid}", "string", "conf.heartbeat", "30 s, renewed while the process lives",
+            "a live process (crawl worker, Celery worker, index writer, scheduler, web): JSON with memory"),
+    KeySpec("beat:lock", "string", "workers.beat", "lock timeout, renewed every tick", "the one scheduler that may send"),
+    KeySpec("beat:last", "hash", "workers.beat", "one field per schedule entry", "entry -> the last slot sent"),
+    KeySpec("digest:{official}:{slot}", "string", "workers.tasks", "8 days", "a scheduled digest already sent for a slot"),
+    KeySpec("ops:conditions", "hash", "notifier.operator", "one field per condition in force",
+            "condition id -> since when and what (JSON): what an operator is alerted about"),
+    KeySpec("ops:events", "list", "notifier.operator", "last 500", "operator alerts as they start and clear (JSON)"),
+    KeySpec("ops:outbox", "list", "notifier.operator", "until mailed", "operator alerts not yet e-mailed"),
+    KeySpec("ops:state", "hash", "notifier.operator", "a few fields", "what the checks remember between runs (JSON)"),
+    KeySpec("ops:token", "string", "notifier.operator", "until rotated", "the operators' feed token"),
+    KeySpec("celery:{name}", "list", "kombu (Celery)", "until consumed", "Celery's broker keys (queues, bindings, unacked)"),
     KeySpec("config:problems", "hash", "notifier.subscription", "a field while a file has problems",
             "source (subscriptions, sites) -> the problems a running service found in it (JSON)"),
     KeySpec("feed_tokens", "hash", "notifier.subscription", "one field per official", "feed token -> official id"),
@@ -227,6 +240,34 @@ class Keys:
             raise ValueError(f"unknown notifier key {name!r}")
         return self._k("notifier", name) if official is None else self._k("notifier", name, check_official(official))
 
+    def heartbeat(self, role: str, name: str) -> str:
+        if role not in ("crawl", "celery", "indexer", "scheduler", "web"):
+            raise ValueError(f"unknown heartbeat role {role!r}")
+        if name != "*":
+            _check(re.compile(r"[A-Za-z0-9._-]{1,253}:[0-9]{1,10}"), name, "process name")
+        return self._k("heartbeat", role, name)
+
+    @property
+    def heartbeat_pattern(self) -> str:
+        return self._k("heartbeat", "*")
+
+    def beat(self, name: str) -> str:
+        if name not in ("lock", "last"):
+            raise ValueError(f"unknown scheduler key {name!r}")
+        return self._k("beat", name)
+
+    def digest(self, official: str, slot: str) -> str:
+        return self._k("digest", check_official(official), _check(re.compile(r"[0-9]{8}T[0-9]{6}"), slot, "slot"))
+
+    def ops(self, name: str) -> str:
+        if name not in ("conditions", "events", "outbox", "state", "token"):
+            raise ValueError(f"unknown operations key {name!r}")
+        return self._k("ops", name)
+
+    @property
+    def celery_prefix(self) -> str:
+        return self._k("celery") + ":"
+
     @property
     def config_problems(self) -> str:
         return self._k("config", "problems")
@@ -252,7 +293,9 @@ def pattern_regex(prefix: str, spec: KeySpec) -> re.Pattern:
     except hosts, which may hold a port)."""
     out = re.escape(prefix) + ":"
     for piece in re.split(r"(\{[a-z_]+\})", spec.pattern):
-        if piece.startswith("{"):
+        if piece == "{name}" and spec.pattern.startswith("celery:"):
+            out += r".+"  # kombu's own names (queues, _kombu.binding.*, unacked_index …)
+        elif piece.startswith("{"):
             out += r"[^:]+(?::[0-9]+)?" if piece == "{host}" else r"[^:]+"
         else:
             out += re.escape(piece)

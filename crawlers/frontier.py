@@ -124,11 +124,12 @@ class Frontier:
         return self._scripts[name](args=[self.prefix, *args])
 
     # runs ------------------------------------------------------------------------------
-    def start_run(self, site_id: str, site: dict, *, kind: str, run_id: str | None = None) -> str:
-        """Create a running run of a site, or return the site's run already active."""
+    def start_run(self, site_id: str, site: dict, *, kind: str, run_id: str | None = None, slot: str = "") -> str:
+        """Create a running run of a site, or return the site's run already active (or `run_id` itself when a
+        run of that id was created before: starting is idempotent)."""
         run_id = run_id or f"{site_id}-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         created, rid = self._call("start_run", site_id, run_id, kind, json.dumps(site, ensure_ascii=False), RUNS_KEPT,
-                                  RUNS_DETAILED)
+                                  RUNS_DETAILED, slot)
         rid = _s(rid)
         if created:
             self._sites[rid] = site

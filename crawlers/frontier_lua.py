@@ -114,7 +114,7 @@ local function reap(now, limit, max_attempts)
 end
 """
 
-# ARGV: prefix, site_id, run_id, kind, site_json, keep, detailed (runs that keep their errors and site copy)
+# ARGV: prefix, site_id, run_id, kind, site_json, keep, detailed (runs that keep their errors and site copy), slot
 START_RUN = COMMON + r"""
 local site, rid = ARGV[2], ARGV[3]
 local active = redis.call("HGET", P .. ":active", site)
@@ -123,9 +123,10 @@ if active then
   redis.call("HDEL", P .. ":active", site)
 end
 local rk = run_key(rid)
-if redis.call("EXISTS", rk) == 1 then return redis.error_reply("run id " .. rid .. " exists") end
+if redis.call("EXISTS", rk) == 1 then return {0, rid} end  -- started before (a re-delivered start): nothing new
 redis.call("HSET", rk, "run_id", rid, "site", site, "kind", ARGV[4], "status", "running",
            "started_at", fmt(now_()), "pages", 0, "items", 0, "errors", 0, "bytes", 0, "retries", 0, "pending", 0)
+if ARGV[8] ~= "" then redis.call("HSET", rk, "slot", ARGV[8]) end
 redis.call("SET", rk .. ":site", ARGV[5])
 redis.call("HSET", P .. ":active", site, rid)
 local lk = P .. ":site:" .. site .. ":runs"

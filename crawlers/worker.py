@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+from conf.heartbeat import beat
 from conf.loader import load_cluster
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,12 @@ def run_worker(conf: str | None, redis_url: str, *, exit_when_idle: bool = False
 
     def check_memory() -> None:
         used = _rss_mb()
+        spider = getattr(crawler, "spider", None)
+        if spider is not None:
+            try:
+                beat(spider.client, spider.prefix, "crawl", memory_mb=round(used, 1))
+            except Exception:  # noqa: BLE001 - Redis down: the worker waits for it anyway
+                pass
         if cap and used > cap and not outcome["stopping"]:
             stop(f"memory {used:.0f} MB over the cap of {cap:.0f} MB (restart)", EXIT_RESTART)
 
@@ -76,7 +83,7 @@ def run_worker(conf: str | None, redis_url: str, *, exit_when_idle: bool = False
         from twisted.internet import task
 
         crawler.memory_watch = task.LoopingCall(check_memory)
-        crawler.memory_watch.start(MEMORY_CHECK, now=False)
+        crawler.memory_watch.start(MEMORY_CHECK, now=True)
 
     from scrapy import signals
 

@@ -112,6 +112,8 @@ def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy
     live_rows = entry.get("rows", 0) if entry.get("run_id") else 0
     reason = judge(event, len(rows), live_rows, healthy_ratio)
     flag = {"reason": reason, "run_id": run_id, "at": ended_at} if reason else None
+    entry["last_run"]["reason"] = reason
+    entry["last_run"]["outcome"] = ("flagged" if reason else "board") if kind == "board" else ("dropped" if reason else "live")
 
     if kind == "board":
         if reason is None:

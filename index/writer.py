@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -243,7 +244,8 @@ def _stopped(stop) -> bool:
 def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: int = 500, block_ms: int = 1000,
             stop=None, once: bool = False, healthy_ratio: float = 0.5, consumer: str = "writer",
             lock_wait: float = 0.0, before_commit=None, on_commit=None, sites=None,
-            trim_seconds: float = 5.0) -> ConsumeStats:
+            trim_seconds: float = 5.0, max_seconds: float | None = None, heartbeat=None,
+            min_free_mb: float = 0) -> ConsumeStats:
     """Index the items stream until `stop` (an Event or a callable) is set, or, with `once`, until
     the stream is drained. Entries are acknowledged only after their documents are committed, and
     entries every consumer group acknowledged are trimmed (at most every `trim_seconds`).
@@ -253,6 +255,9 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
     and read again from the pending entries when Redis is back; commits are idempotent.
     `sites`: the configured site ids (a set, or a callable returning the current set): entries of other
     sites are refused. `before_commit(batch_number)` is called before each commit (tests: a crash there).
+    `max_seconds`: take no new batch after this long (a scheduled task; the next one continues).
+    `heartbeat(**info)` is called on every turn. While the index's disk has less than `min_free_mb` free,
+    nothing is read (so nothing is half-written or acknowledged) and the heartbeat says so.
     `on_commit(posts)` is called with the committed post rows (first_seen included) after each commit and
     before the acknowledgement, so a crash re-delivers them; it must be idempotent (the notifier is)."""
     started = time.monotonic()
@@ -270,6 +275,18 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
         grouped = False
         last_trim = 0.0
         while not _stopped(stop):
+            if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                break
+            free_mb = shutil.disk_usage(store.paths.root).free / 2**20
+            if heartbeat is not None:
+                heartbeat(disk_free_mb=round(free_mb), batches=stats.batches)
+            if free_mb < min_free_mb:
+                logger.error("색인 디스크 여유 %.0f MB < %d MB: 쓰기 보류 / index disk has %.0f MB free, less than %d MB: "
+                             "not writing until there is room", free_mb, min_free_mb, free_mb, min_free_mb)
+                if once:
+                    break
+                backoff.failed(OSError("disk full"), stop)
+                continue
             try:
                 if not grouped:
                     ensure_group(client, stream)

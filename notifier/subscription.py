@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from conf.keys import Keys
+from conf.schedules import check_schedule
 from conf.timezone import SEOUL
 from conf.schema import ListOf, Record, Spec, Str, validate
 from conf.specs import BOARD_KINDS, REGIONS
@@ -88,6 +89,8 @@ OFFICIAL = Record(
         "name": Str(help="display name (e.g. 김민수 주무관)"),
         "organization": Str(default=None, help="the official's organization (e.g. 경상남도 미래전략과), shown on trip proofs"),
         "email": Str(default=None, check=_check_email, help="address of the e-mail digest; none: feeds only"),
+        "digest": Str(default=None, check=check_schedule,
+                      help="when the digest is sent: cron (Seoul time) or 'every N d'; default digest_schedule of cluster.yaml"),
         "since": Since(help="alert only posts first seen after this date; default: when the notifier first sees the topic"),
         "topics": ListOf(TOPIC, min_items=1, help="keyword topics"),
     },
@@ -125,6 +128,7 @@ class Subscription:
     since: dt.datetime | None = None
     file: str = ""
     organization: str | None = None
+    digest: str | None = None
 
     def topic(self, name: str) -> Topic | None:
         return next((t for t in self.topics if t.name == name), None)
@@ -136,7 +140,8 @@ def _subscription(data: dict, file: str) -> Subscription:
 
     topics = tuple(Topic(t["name"], parse_query(t["query"]), opt(t["sites"]), opt(t["regions"]), opt(t["board_kinds"]))
                    for t in data["topics"])
-    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file, data["organization"])
+    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file, data["organization"],
+                        data["digest"])
 
 
 def subscription_files(path: Path) -> list[Path]:
@@ -183,8 +188,7 @@ def load_subscriptions(path: str | Path) -> list[Subscription]:
 
 def subscriptions_path(cluster) -> Path:
     """Where the cluster's subscriptions are (cluster.subscriptions, relative to conf/)."""
-    path = Path(cluster.subscriptions)
-    return path if path.is_absolute() else cluster.conf_dir / path
+    return cluster.subscriptions_path
 
 
 class SubscriptionSet:

@@ -322,10 +322,14 @@ def probe(url: str, timeout: float = 5.0) -> float | None:
     """Seconds the request took, or None when it got no answer within `timeout`."""
     import urllib.request
 
+    import urllib.error
+
     started = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             answer.read()
+    except urllib.error.HTTPError:
+        pass  # an answer (/healthz says 503 here: no index writer runs in this test)
     except OSError:
         return None
     return time.monotonic() - started
@@ -359,7 +363,8 @@ def test_a_slowloris_of_100_connections_leaves_healthz_and_search_answering(web_
     with running(control, {**web_conf["env"], "NUGO_CONF": str(web_conf["conf"])}) as (_, url, _):
         attack = Slowloris(int(url.rsplit(":", 1)[1].strip("/")), 100)
         try:
-            assert probe(url + "healthz", timeout=3) is None, "the control server should be frozen by the attack"
+            frozen = [probe(url + "healthz", timeout=3) is None for _ in range(3)]
+            assert any(frozen), "the control server should be frozen by the attack"
         finally:
             attack.close()
     with web_server(web_conf["conf"], web_conf["env"]) as (_, url, _):

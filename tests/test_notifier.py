@@ -298,6 +298,22 @@ def smtp_server():
         loop.close()
 
 
+def mailer(port: int):
+    """A Mailer for the test SMTP server on `port`."""
+    from types import SimpleNamespace
+
+    from notifier.mail import Mailer
+
+    return Mailer(SimpleNamespace(smtp={"host": "127.0.0.1", "port": port, "sender": "nugo@example.go.kr",
+                                        "security": "none", "username": None}))
+
+
+def digest(store, subs, port: int, label: str) -> dict:
+    with mailer(port) as mail:
+        report = send_digests(store, subs, mail, label)
+    return report.sent if not report.failed else {"failed": report.failed}
+
+
 def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server):
     inbox, port = smtp_server
     text = GOOD.replace("    name: 이서연\n", "    name: 이서연\n    email: lee@example.go.kr\n")
@@ -308,7 +324,7 @@ def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server
     batch = [post(1, "드론 <b>시연회</b> 개최", "경남 드론 산업 육성 & 시연 <script>x</script>"),
              post(2, "온실가스 감축 보도", first_seen="2024-05-02T00:00:00+00:00"), post(3, "드론 택배")]
     store.record(Matcher(subs).match(batch), batch)
-    sent = send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 1일")
+    sent = digest(store, subs, port, "5월 1일")
     assert sent == {"kim": 2, "lee": 1}
     assert sorted(r[0] for r in inbox.recipients) == ["kim@example.go.kr", "lee@example.go.kr"]
     kim = next(m for m in inbox.messages if "kim@" in m["To"])
@@ -317,11 +333,11 @@ def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server
     html_part = kim.get_body(("html",)).get_content()
     assert "드론 <b>시연회</b> 개최" in plain and "https://www.gyeongnam.go.kr/board/1" in plain and "드론 택배" in plain
     assert "<script>" not in html_part and "&lt;b&gt;시연회&lt;/b&gt;" in html_part and "<b>드론</b>" in html_part
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 2일") == {}
+    assert digest(store, subs, port, "5월 2일") == {}
     assert len(inbox.messages) == 2
     later = [post(4, "드론 규제 특구", first_seen="2024-05-03T00:00:00+00:00")]
     store.record(Matcher(subs).match(later + batch), later + batch)  # p1..p3 again: no new alert
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 3일") == {"kim": 1}
+    assert digest(store, subs, port, "5월 3일") == {"kim": 1}
     assert "드론 규제 특구" in inbox.messages[-1].get_body(("plain",)).get_content()
 
 
@@ -337,5 +353,6 @@ def test_digest_failure_keeps_the_alerts_for_the_next_send(redis_client, prefix,
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
-    assert send_digests(store, subs, "127.0.0.1", dead_port, "nugo@example.go.kr", "오늘") == {}
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "오늘") == {"kim": 1}
+    failed = digest(store, subs, dead_port, "오늘")["failed"]
+    assert set(failed) == {"kim"} and "SMTP 서버에 연결할 수 없음" in failed["kim"]  # one clear line, no traceback
+    assert digest(store, subs, port, "오늘") == {"kim": 1}

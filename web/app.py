@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from index.stream import is_transient
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
 from notifier.subscription import SubscriptionSet, official_for_token, subscriptions_path
+from ops.status import cluster_status, index_status, quick_health
 from web import views
 from web.http import (COMMON_HEADERS, HTML_HEADERS, MAX_QUERY, REASONS, Request, api_error, json_body,
                       text)
@@ -41,19 +43,45 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; char
                 ".png": "image/png"}
 
 
-def index_path(cluster) -> Path:
-    """Where the cluster's index lives: `{data_dir}/index`."""
-    return cluster.data_path / "index"
+OPS_PATH = re.compile(r"/ops/(?P<token>[A-Za-z0-9_-]{16,64})\.(?P<kind>rss|atom)")
 
 
-def public_root(cluster) -> str:
-    """The public URL of the web service: `web.base_url`, else http://host:port from cluster.yaml."""
-    web = cluster.web or {}
-    if web.get("base_url"):
-        return web["base_url"].rstrip("/")
-    host = web.get("host") or "127.0.0.1"
-    host = "localhost" if host in ("0.0.0.0", "::") else host
-    return f"http://[{host}]:{web.get('port', 8080)}" if ":" in host else f"http://{host}:{web.get('port', 8080)}"
+class Operations:
+    """What the web service tells operators: health, the full status, the operators' alert feed."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self._client: redis.Redis | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            from conf.connection import redis_url
+
+            self._client = redis.Redis.from_url(redis_url(self.cluster, start=False), socket_timeout=2,
+                                                socket_connect_timeout=2)
+        return self._client
+
+    def health(self) -> dict:
+        try:
+            return quick_health(self.cluster, self.client)
+        except (redis.RedisError, OSError) as exc:
+            return {"ok": False, "checks": [{"name": "redis", "ok": False, "detail": str(exc)}]}
+
+    def status(self) -> dict:
+        try:
+            client = self.client
+        except (redis.RedisError, OSError):
+            client = None
+        return cluster_status(self.cluster, client)
+
+    def feed(self, token: str, kind: str) -> bytes | None:
+        from notifier.operator import events, feed_token, render_feed
+
+        if not secrets.compare_digest(token, feed_token(self.client, self.cluster.key_prefix)):
+            return None
+        root = self.cluster.public_url
+        return render_feed(events(self.client, self.cluster.key_prefix), kind, root + "/", f"{root}/ops/{token}.{kind}")
 
 
 class WebApp:
@@ -61,8 +89,9 @@ class WebApp:
 
     def __init__(self, searchers: Searchers, *, prefix: str = "nugo", client_factory: Callable[[], redis.Redis] | None = None,
                  subscriptions: Callable[[], SubscriptionSet] | None = None, base_url: str | None = None,
-                 per_page: int = PER_PAGE, visits: Callable | None = None):
+                 per_page: int = PER_PAGE, visits: Callable | None = None, ops: Operations | None = None):
         self.searchers = searchers
+        self.ops = ops
         self.prefix = prefix
         self.root = (base_url or "http://localhost").rstrip("/")
         self.per_page = per_page
@@ -114,11 +143,12 @@ class WebApp:
         if path.startswith("/static/"):
             return self.static(request)
         if path == "/status":
-            self.searchers.refresh()
-            html = views.status_page(self.searchers.status(), self.searchers.staff.generation, self.searchers.staff.sites())
-            return 200, HTML_HEADERS, html.encode()
+            status = self.ops.status() if self.ops else index_status(self.searchers.index_dir)
+            return 200, HTML_HEADERS, views.status_page(status, self.searchers.staff.sites()).encode()
         if path == "/healthz":
-            return text(200, "ok")
+            return self.healthz()
+        if path.startswith("/ops/"):
+            return self.ops_feed(request)
         return self.error(request, 404)
 
     # --- search ---------------------------------------------------------------
@@ -177,6 +207,34 @@ class WebApp:
                                               per_page=request.number("per_page", self.per_page, MAX_PER_PAGE),
                                               **self.post_filters(request, many=True))
         return json_body({**summary(results), "hits": results.hits})
+
+    # --- operations -----------------------------------------------------------
+
+    def healthz(self):
+        """200 "ok", or 503 naming the failing checks (Redis, the index writer's heartbeat, the stream's lag)."""
+        if self.ops is None:
+            return text(200, "ok")
+        result = self.ops.health()
+        if result["ok"]:
+            return text(200, "ok\n" + "".join(f"{c['name']}: ok\n" for c in result["checks"]))
+        failing = "".join(f"{c['name']}: FAIL {c['detail']}\n" for c in result["checks"] if not c["ok"])
+        return text(503, "unhealthy\n" + failing, [("Retry-After", "10")])
+
+    def ops_feed(self, request: Request):
+        match = OPS_PATH.fullmatch(request.path)
+        if match is None or self.ops is None:
+            return feed_not_found()
+        try:
+            body = self.ops.feed(match["token"], match["kind"])
+        except redis.RedisError as exc:
+            logger.error("operator feed unavailable: %s", exc)
+            return text(503, "피드를 잠시 제공할 수 없습니다.\n", [("Retry-After", "60")])
+        if body is None:
+            return feed_not_found()
+        headers = feed_headers(body, match["kind"], None)
+        if not_modified(request.headers, headers["ETag"], None):
+            return 304, [("ETag", headers["ETag"])] + COMMON_HEADERS, b""
+        return 200, list(headers.items()) + COMMON_HEADERS, body
 
     # --- static files ---------------------------------------------------------
 
@@ -265,17 +323,18 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
     if cluster is not None:
         from conf.connection import redis_client
 
-        index_dir = index_dir or index_path(cluster)
+        index_dir = index_dir or cluster.index_dir
         prefix = prefix or cluster.key_prefix
-        base_url = base_url or public_root(cluster)
+        base_url = base_url or cluster.public_url
         client_factory = client_factory or (lambda: redis_client(cluster, start=False))
         subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(subscriptions_path(cluster)))
-    visits = None
+    visits = ops = None
     if cluster is not None:
         from visits.web import make_visit_app
 
         visits = lambda: make_visit_app(cluster)  # noqa: E731
+        ops = Operations(cluster)
     if index_dir is None:
         raise ValueError("make_app needs a cluster or an index_dir")
     return WebApp(Searchers(index_dir, refresh_seconds), prefix=prefix or "nugo", client_factory=client_factory,
-                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits)
+                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits, ops=ops)

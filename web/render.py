@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from conf.timezone import SEOUL
 from index.results import segments
-from notifier.text import board_label, parse_time, safe_url
+from notifier.text import board_label, flag_text, parse_time, safe_url
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -73,25 +73,6 @@ def short_time(value) -> str:
 def took(ms: float) -> str:
     """Search time for people: whole milliseconds (stable screenshots of fast searches)."""
     return "1ms 미만" if ms < 1 else f"{ms:,.0f}ms"
-
-
-def flag_text(reason: str | None) -> str:
-    """A Korean explanation of an (English, technical) flag reason."""
-    if not reason:
-        return ""
-    numbers = re.search(r"has (\d+) rows.* the (\d+) live rows", reason)
-    if numbers:
-        return (f"최근 수집 결과({numbers.group(1)}명)가 기존 자료({numbers.group(2)}명)보다 크게 줄어 "
-                "이전 자료를 그대로 보여 줍니다.")
-    for needle, text in (("layout changed", "사이트 화면 구성이 바뀐 것 같습니다(목록에서 자료를 찾지 못함)."),
-                         ("0 rows", "최근 수집에서 직원 자료가 0건이었습니다."),
-                         ("every page failed", "사이트가 모든 요청에 오류로 답했습니다."),
-                         ("could not be fetched", "일부 페이지를 끝내 받지 못했습니다."),
-                         ("crawl bound", "수집 한도(페이지 수·깊이)에 걸려 자료가 모자랄 수 있습니다."),
-                         ("cancelled", "수집이 취소되었습니다.")):
-        if needle in reason:
-            return text + " 이전 자료를 그대로 보여 줍니다."
-    return "최근 수집에 실패했습니다. 이전 자료를 그대로 보여 줍니다."
 
 
 def snippet(text: str, spans) -> Markup:

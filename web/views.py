@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from index.results import Results
 from notifier.text import board_label
-from web.render import KIND_LABELS, flag_text, link, render
+from notifier.text import flag_text
+from web.render import KIND_LABELS, link, render
 
 TABS = (("staff", "직원 검색"), ("posts", "게시글 검색"))
 PLACEHOLDER = {"staff": "업무 키워드 (예: 드론, 청년 일자리)", "posts": "게시글 키워드 (예: 수소, 입법예고)"}
 EXAMPLES = {"staff": ("드론", "청년 일자리", "수소", "민원", "보조금 정산"), "posts": ("드론", "청년", "수소", "입법예고")}
 RUN_KINDS = {"directory": "직원 명부", "board": "게시판"}
 RUN_RESULTS = {"finished": "완료", "failed": "실패", "cancelled": "취소", "stopped": "중단"}
-STATUS_HEAD = ("사이트", "종류", "마지막 정상 수집", "직원 수", "최근 실행", "상태")
+STATUS_HEAD = ("사이트", "종류", "최근 실행", "결과", "페이지", "직원·게시글", "오류", "재시도", "다음 실행", "마지막 정상", "상태")
 
 
 def chips(title: str, name: str, facet: dict[str, int], chosen: str, base: dict, labels: dict | None = None,
@@ -90,26 +91,34 @@ def posts_page(results: Results | None, filters: dict, info: str) -> str:
                  pages=pager(results, base), **common)
 
 
-def status_rows(status: dict[str, dict], order: list[str] = ()) -> list[dict]:
-    """Per site (live directories in `order`, then the rest by id)."""
+def status_page(status: dict, order: list[str] = ()) -> str:
+    """Per site (live directories in `order`, then boards, then the rest): last run and its result, next run,
+    last success, warning; per PC: live processes and memory; queue, stream, alerts and file problems."""
     rank = {site: i for i, site in enumerate(order)}
     rows = []
-    for site, s in sorted(status.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])):
-        last = s.get("last_run") or {}
-        flagged = s.get("flagged")
-        rows.append({"site": site, "organization": s.get("organization") or site,
-                     "kind": RUN_KINDS.get(last.get("kind"), "—"),
-                     "healthy_at": s.get("healthy_at"), "count": f"{int(s.get('rows') or 0):,}" if s.get("live_run") else "—",
-                     "result": RUN_RESULTS.get(last.get("status"), last.get("status") or "—"), "ended_at": last.get("ended_at"),
-                     "flagged": flagged, "flag_text": flag_text(flagged) if flagged else ""})
-    return rows
-
-
-def status_page(status: dict[str, dict], generation, order: list[str] = ()) -> str:
-    rows = status_rows(status, order)
-    people = sum(int(s.get("rows") or 0) for s in status.values() if s.get("live_run"))
+    for site, row in sorted(status["sites"].items(),
+                            key=lambda kv: (rank.get(kv[0], len(rank)), kv[1].get("kind") != "board", kv[0])):
+        last = row.get("last_run") or {}
+        running = row.get("running")
+        count = last.get("posts") if row.get("kind") == "board" else last.get("rows")
+        rows.append({"site": site, "organization": row.get("organization") or site,
+                     "kind": RUN_KINDS.get(row.get("kind"), "—"), "last": last, "running": running,
+                     "result": "진행 중" if running else (last.get("result_ko") or "—"), "count": count,
+                     "next_run": row.get("next_run"), "last_success": row.get("last_success"),
+                     "flagged": row.get("flagged"), "flag_text": flag_text(row.get("flagged")) if row.get("flagged") else ""})
+    hosts: dict[str, dict] = {}
+    for process in status.get("processes") or []:
+        host = hosts.setdefault(process.get("host") or "?", {})
+        role = host.setdefault(process.get("role") or "?", {"count": 0, "memory": 0.0})
+        role["count"] += 1
+        role["memory"] += float(process.get("memory_mb") or 0)
+    people = sum(int(r.get("rows") or 0) for r in status["sites"].values() if r.get("kind") == "directory")
     return _page("status.html", "누고 · 수집 상태", sites=rows, flagged=sum(1 for r in rows if r["flagged"]),
-                 people=people, generation=generation, head=STATUS_HEAD)
+                 people=people, head=STATUS_HEAD, status=status, hosts=hosts, roles=ROLE_LABELS,
+                 failing=[c for c in status["health"]["checks"] if not c["ok"]])
+
+
+ROLE_LABELS = {"crawl": "크롤 작업자", "celery": "Celery 작업자", "indexer": "색인기", "scheduler": "스케줄러", "web": "웹"}
 
 
 ERRORS = {404: ("페이지를 찾을 수 없습니다", "주소를 다시 확인해 주세요."),

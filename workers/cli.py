@@ -96,6 +96,51 @@ def cmd_demo(args) -> int:
                     cycle=args.cycle)
 
 
+def cmd_up(args) -> int:
+    from workers.up import run_up
+
+    return run_up(args.conf, crawl_workers=args.workers, web_port=args.web_port,
+                  farm_port=args.farm_port if args.farm else None)
+
+
+def cmd_scheduler(args) -> int:
+    from conf.loader import load_cluster
+    from workers.services import run_scheduler
+
+    run_scheduler(load_cluster(args.conf), loglevel="INFO" if args.verbose else "WARNING")
+    return 0
+
+
+def cmd_celery_worker(args) -> int:
+    from conf.loader import load_cluster
+    from workers.services import run_celery_worker
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    run_celery_worker(load_cluster(args.conf), queues, concurrency=args.concurrency, max_memory_mb=args.max_memory_mb,
+                      max_tasks=args.max_tasks, loglevel="INFO" if args.verbose else "WARNING")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from conf.connection import redis_client
+    from conf.loader import load_cluster
+    from ops.status import cluster_status
+    from ops.status_text import status_table
+
+    cluster = load_cluster(args.conf)
+    try:
+        client = redis_client(cluster, start=False)
+    except Exception as exc:  # noqa: BLE001 - status shows what it can without Redis
+        print(f"Redis에 연결할 수 없습니다: {exc}", file=sys.stderr)
+        client = None
+    status = cluster_status(cluster, client)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(status_table(status))
+    return 0 if status["health"]["ok"] else 1
+
+
 def _load_sites(cluster, names: list[str], kind: str | None):
     from conf.loader import default_variables, load_sites
 
@@ -248,16 +293,18 @@ def cmd_digest(args) -> int:
     from conf.connection import redis_client
     from conf.loader import load_cluster
     from notifier.digest import send_digests
+    from notifier.mail import Mailer
     from notifier.store import AlertStore
     from notifier.subscription import load_subscriptions, subscriptions_path
 
     cluster = load_cluster(args.conf)
     officials = load_subscriptions(subscriptions_path(cluster))
-    smtp = cluster.smtp
-    sent = send_digests(AlertStore(redis_client(cluster), cluster.key_prefix), officials, smtp["host"], smtp["port"],
-                        smtp["sender"], args.period)
-    print(f"요약 메일 {sum(1 for n in sent.values() if n)}통 발송 (게시글 {sum(sent.values())}건).")
-    return 0
+    with Mailer(cluster) as mailer:
+        report = send_digests(AlertStore(redis_client(cluster), cluster.key_prefix), officials, mailer, args.period)
+    print(f"요약 메일 {sum(1 for n in report.sent.values() if n)}통 발송 (게시글 {sum(report.sent.values())}건).")
+    for official, reason in report.failed.items():
+        print(f"  실패 {official}: {reason} (다음 요약 때 다시 보냅니다)", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +367,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", default="오늘", help="메일 제목에 쓸 기간 이름 (기본: 오늘)")
     p.set_defaults(func=cmd_digest)
 
+    p = sub.add_parser("up", help="이 PC에서 전부 실행: 내장 Redis, 크롤 작업자, 색인기, Celery 작업자, 스케줄러, 웹 (Ctrl+C로 모두 멈춤)")
+    p.add_argument("--workers", type=int, default=2, help="크롤 작업자 수 (기본 2)")
+    p.add_argument("--web-port", type=int, default=None, help="웹 포트 (기본: cluster.yaml의 web.port)")
+    p.add_argument("--farm", action="store_true", help="사이트 농장도 함께 실행 (conf/sites/farm을 크롤할 때)")
+    p.add_argument("--farm-port", type=int, default=0, help="사이트 농장 포트 (기본: 빈 포트)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("scheduler", help="스케줄러 (Celery beat): 직원 명부 야간·게시판 주기 수집, 색인, 요약 메일. 여럿 띄워도 하나만 보냄")
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("celery-worker", help="Celery 작업자: 큐별 작업 실행 (index 큐는 헤드 PC에 하나, 동시성 1)")
+    p.add_argument("--queues", default="crawl,notify,housekeeping",
+                   help="처리할 큐 (쉼표로 구분): crawl, index, notify, housekeeping (기본: index 빼고 전부)")
+    p.add_argument("--concurrency", type=int, default=2, help="동시에 실행할 작업 수 (index 큐는 1)")
+    p.add_argument("--max-memory-mb", type=int, default=512, help="자식 프로세스가 이 메모리를 넘으면 새로 띄움 (기본 512)")
+    p.add_argument("--max-tasks", type=int, default=500, help="자식 프로세스가 이만큼 작업하면 새로 띄움 (기본 500)")
+    p.set_defaults(func=cmd_celery_worker)
+
+    p = sub.add_parser("status", help="클러스터 상태: 사이트별 최근 수집·다음 일정, PC별 프로세스·메모리, 큐와 색인 지연")
+    p.add_argument("--json", action="store_true", help="JSON으로 출력")
+    p.set_defaults(func=cmd_status)
+
     p = sub.add_parser("farm", help="사이트 농장(실제 사이트를 흉내 내는 로컬 서버)만 실행")
     p.add_argument("--seed", type=int, default=1, help="내용 생성 시드 (기본 1)")
     p.add_argument("--scale", choices=("demo", "large"), default="demo", help="demo: 17개 시도+게시판, large: 벤치마크용")
@@ -330,12 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_visit_commands(sub)
 
-    p = sub.add_parser("demo", help="데모: 내장 Redis와 사이트 농장을 띄우고, 크롤·색인한 뒤 검색 페이지와 피드를 엽니다")
+    p = sub.add_parser("demo", help="데모: nugo up + 사이트 농장 + 예시 보도자료. 명령을 더 치지 않아도 크롤·색인·알림이 돌아갑니다")
     p.add_argument("--seed", type=int, default=1, help="사이트 농장 내용 시드")
     p.add_argument("--port", type=int, default=0, help="사이트 농장 포트 (기본: 빈 포트)")
     p.add_argument("--web-port", type=int, default=None, help="검색 페이지 포트 (기본: cluster.yaml의 web.port)")
     p.add_argument("--workers", type=int, default=2, help="크롤 작업자 수")
-    p.add_argument("--cycle", type=float, default=60.0, help="게시판 재수집·예시 보도자료 게시 주기(초, 기본 60)")
+    p.add_argument("--cycle", type=float, default=60.0, help="게시판 재수집·예시 보도자료 게시 주기(초, 기본 60; 하루를 나누어떨어지게)")
     p.set_defaults(func=cmd_demo)
     return parser
 

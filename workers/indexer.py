@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 
 from conf.connection import redis_client
+from conf.heartbeat import Throttled
 from conf.loader import Cluster, site_ids
 from index.state import site_status
 from index.writer import ConsumeStats, consume
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def index_dir(cluster: Cluster):
-    return cluster.data_path / "index"
+    return cluster.index_dir
 
 
 def news_only(index_path, posts: list[dict]) -> list[dict]:
@@ -51,13 +52,14 @@ class ConfiguredSites:
 
 
 def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None, batch: int = 500,
-                lock_wait: float = 0.0) -> ConsumeStats:
+                lock_wait: float = 0.0, max_seconds: float | None = None) -> ConsumeStats:
     """Consume the item stream into the index; new posts go to the notifier after each commit. Entries of
     sites that are not configured are refused; Redis down at start or later is waited out."""
     client = client or redis_client(cluster, ping=False)
     path = subscriptions_path(cluster)
     common = dict(batch=batch, once=once, stop=stop, healthy_ratio=cluster.healthy_ratio, lock_wait=lock_wait,
-                  sites=ConfiguredSites(cluster))
+                  sites=ConfiguredSites(cluster), max_seconds=max_seconds, min_free_mb=cluster.min_free_disk_mb,
+                  heartbeat=Throttled(client, cluster.key_prefix, "indexer", ttl_seconds=120))
     if not path.exists():
         logger.warning("no subscriptions at %s: posts are indexed, no alerts are made", path)
         return consume(client, cluster.key_prefix, index_dir(cluster), **common)
