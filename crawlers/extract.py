@@ -32,6 +32,7 @@ class PageResult:
     denied_links: int = 0    # links matching the site's `deny` patterns
     bounds: list[str] = field(default_factory=list)  # crawl bounds this page ran into (max_list_pages)
     last_page: bool = False  # the page is known to be the last of its list
+    list_end: bool = False   # an empty page that ends an `until_empty` list, as it should
     list_key: str | None = None  # set when this page set up the pagination of its list
     empty_selectors: list[str] = field(default_factory=list)  # field specs that matched nothing on any row
 
