@@ -37,6 +37,9 @@ class PageResult:
     empty_selectors: list[str] = field(default_factory=list)  # field specs that matched nothing on any row
 
 
+SEPARATOR_VALUE = {"xpath": "./*[self::th or self::td][1]"}  # a separator's first cell (copies of a colspan are not text)
+
+
 def denied(spec: dict, url: str) -> bool:
     """Whether a URL matches one of the site's `deny` patterns (regular expressions searched in the URL)."""
     return any(re.search(pattern, url) for pattern in spec.get("deny") or ())
@@ -62,7 +65,7 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
     depth = request["meta"].get("depth", 0)
     for index, row in enumerate(select(sel, listing["rows"])):
         if group and row.css(group["match"]):
-            carried = extract_field(row, group["value"], url) if group.get("value") else extract_field(row, {"xpath": "."})
+            carried = extract_field(row, group["value"] or SEPARATOR_VALUE, url) or extract_field(row, {"xpath": "."})
             continue
         if listing.get("skip") and row.css(listing["skip"]):
             continue
