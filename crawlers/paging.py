@@ -14,12 +14,14 @@ from crawlers.request import make_request
 WINDOW = 8  # list pages planned ahead: page p queues page p + WINDOW, so a huge "last page" costs nothing up front
 
 
-def list_key(url: str, param: str | None) -> str:
-    """The identity of one paginated list: its canonical URL without the page parameter. A list reached by
-    a POST start and by a GET link has one key, so its pagination is set up once per run."""
+def list_key(url: str, param: str | None, formdata: dict | None = None) -> str:
+    """The identity of one paginated list: its URL and its non-empty form fields, without the page parameter.
+    A list reached by a POST start (empty search fields) and by a GET link has one key, so its pagination is
+    set up once per run; two lists told apart by a form field (bbsId=A, bbsId=B) keep two."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param]
-    return canonicalize_url(urlunsplit(parts._replace(query=urlencode(query), fragment="")))
+    items = {(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param}
+    items |= {(str(k), str(v)) for k, v in (formdata or {}).items() if k != param and str(v) != ""}
+    return canonicalize_url(urlunsplit(parts._replace(query=urlencode(sorted(items)), fragment="")))
 
 
 def paginate(result: Any, spec: dict, pagination: dict | None, sel: Selector, request: dict) -> None:
@@ -48,7 +50,7 @@ def paginate(result: Any, spec: dict, pagination: dict | None, sel: Selector, re
             return
         nxt = make_request(target, role="list", depth=depth, list_page=ordinal + 1)
         if ordinal == 1:
-            result.list_key = nxt["meta"]["list_key"] = list_key(request["url"], None)
+            result.list_key = nxt["meta"]["list_key"] = list_key(request["url"], None, meta.get("formdata"))
         result.lists.append(nxt)
         return
     param = pagination.get("param")
@@ -58,7 +60,7 @@ def paginate(result: Any, spec: dict, pagination: dict | None, sel: Selector, re
     first = pagination.get("first", 1)
     page = int(meta.get("page") or first)
     last_allowed = first + cap - 1
-    key = list_key(request["url"], param) if meta.get("page") is None else None
+    key = list_key(request["url"], param, meta.get("formdata")) if meta.get("page") is None else None
     if pagination.get("until_empty"):
         if not result.row_count:
             result.last_page = result.list_end = True

@@ -265,3 +265,15 @@ def test_terminal_escape_sequences_leave_no_residue():
     """Bug (issue 15, defect 7): only the ESC byte was dropped, so `\\x1b[31m` became `[31m` in stored text."""
     sel = page_selector("<p>드론\x1b[31m산업\x1b[0m 육성 \x1b]0;제목\x07끝</p>")
     assert extract_field(sel, {"css": "p"}) == "드론산업 육성 끝"
+
+
+def test_one_list_has_one_pagination_key_however_it_is_reached():
+    """Defect 6 at unit level: a POST start (empty search fields) and a GET link to the same list share the key
+    that sets up pagination once per run; lists told apart by a form field keep their own."""
+    from crawlers.paging import list_key
+
+    post = list_key("http://h/gosi/list.do?menuNo=3", "pageIndex", {"pageIndex": "1", "searchCnd": "", "searchWrd": ""})
+    assert post == list_key("http://h/gosi/list.do?menuNo=3&pageIndex=1", "pageIndex")
+    a = list_key("http://h/bbs/list.do", "pageIndex", {"pageIndex": "1", "bbsId": "A"})
+    assert a != list_key("http://h/bbs/list.do", "pageIndex", {"pageIndex": "1", "bbsId": "B"})
+    assert a == list_key("http://h/bbs/list.do?bbsId=A", "pageIndex")
