@@ -228,7 +228,7 @@ def _class_fields(rows: list, kind: str) -> dict:
             name = "department"
         if kind == "board" and name in ("team", "position", "phone", "email", "duties"):
             name = None if name != "duties" else None
-        if kind == "directory" and name == "title":
+        if kind == "directory" and name in ("title", "date"):
             name = None
         if name and name not in fields:
             fields[name] = {"css": path}
