@@ -40,6 +40,8 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("run:{run_id}:errors", "list", "crawlers.frontier", "the last 5 runs of each site; 100 entries each",
             "the run's last errors (JSON: url, reason, at)"),
     KeySpec("run:{run_id}:seen", "set", "crawlers.frontier", "deleted when the run ends", "request fingerprints of the run (per-run dedup)"),
+    KeySpec("run:{run_id}:lists", "set", "crawlers.spider", "expires 2 days after the run's first list page",
+            "paginated lists whose pagination the run has set up (once per run, however the list was reached)"),
     KeySpec("active", "hash", "crawlers.frontier", "one field per site with a running run", "site id -> its running run id"),
     KeySpec("site:{site}:runs", "list", "crawlers.frontier", "the site's last 50 run ids", "run ids of a site, newest first"),
     KeySpec("slot:{site}:{slot}", "string", "workers.tasks", "8 days",
@@ -64,6 +66,8 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("robots:{host}", "string", "crawlers.seed", "24 hours", "robots.txt of a host, read once per run"),
     # --- boards ---------------------------------------------------------------------------------
     KeySpec("collected:{site}", "set", "crawlers.spider", "grows with the board's posts", "detail URLs already collected"),
+    KeySpec("listrows:{site}", "hash", "crawlers.spider", "one field per list page that ever had rows",
+            "list pages (request fingerprints) that had rows in a run: one without rows later means layout changed?"),
     KeySpec("validators:{site}", "hash", "crawlers.spider", "one field per list page", "ETag/Last-Modified and links of list pages (conditional GET)"),
     # --- the item stream ------------------------------------------------------------------------
     KeySpec("items", "stream", "crawlers.frontier", "trimmed past what every consumer group acknowledged",
@@ -154,6 +158,9 @@ class Keys:
     def run_errors(self, run_id: str) -> str:
         return self._k("run", check_run_id(run_id), "errors")
 
+    def run_lists(self, run_id: str) -> str:
+        return self._k("run", check_run_id(run_id), "lists")
+
     @property
     def active(self) -> str:
         return self._k("active")
@@ -217,6 +224,9 @@ class Keys:
     # boards
     def collected(self, site: str) -> str:
         return self._k("collected", check_site(site))
+
+    def list_rows(self, site: str) -> str:
+        return self._k("listrows", check_site(site))
 
     def validators(self, site: str) -> str:
         return self._k("validators", check_site(site))

@@ -14,7 +14,7 @@ REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산",
            "충북", "충남", "전북", "전남", "경북", "경남", "제주", "중앙")
 ORG_KINDS = ("province", "city", "agency", "ministry")
 BOARD_KINDS = ("press", "notice", "announcement", "legislation")
-DIRECTORY_FIELDS = ("department", "team", "position", "name", "phone", "duties", "email")
+DIRECTORY_FIELDS = ("bureau", "department", "team", "position", "name", "phone", "duties", "email")
 POST_FIELDS = ("title", "date", "department", "body", "attachments", "post_id", "author")
 
 
@@ -53,11 +53,14 @@ def _check_url(value: str) -> str | None:
 
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
+EXTRA_NAME = r"[0-9A-Za-z_\uac00-\ud7a3]{1,20}"  # a post's extra field name: Korean, letters, digits (shown in pages)
 
 
 def _field_check(value: dict, path: tuple, ctx: Ctx) -> None:
-    if bool(value.get("css")) == bool(value.get("xpath")):
-        ctx.fail(path, "give exactly one of 'css' or 'xpath'")
+    if sum(bool(value.get(k)) for k in ("css", "xpath", "label")) != 1:
+        ctx.fail(path, "give exactly one of 'css', 'xpath' or 'label'")
+    if value.get("link") and (value.get("attr") or value.get("split")):
+        ctx.fail(path + ("link",), "'link' reads each <a>'s text and href: it takes no 'attr' or 'split'")
     template = value.get("template")
     if template:
         groups = re.compile(value["regex"]).groups if value.get("regex") else 0
@@ -74,9 +77,19 @@ FIELD = Record(
     fields={
         "css": Str(help="CSS selector (parsel: ::text and ::attr(name) allowed)", check=_check_css),
         "xpath": Str(help="XPath expression, instead of css", check=_check_xpath),
+        "label": ListOf(Str(), single_ok=True, min_items=1,
+                        help="instead of css: the value next to this label (dd after <dt>성명</dt>, td after "
+                             "<th>등록일</th>, the cell under a column header 성명); one label or a list of alternatives"),
+        "match": Choice(("exact", "contains"), default="exact",
+                        help="label matching: the whole label text (spaces and a trailing ':' ignored) or a part of it"),
         "attr": Str(help="take this attribute of the selected element instead of its text"),
         "regex": Str(help="keep only the first group (or whole match) of this regular expression", check=_check_regex),
         "template": Str(help="build the value from regex groups: {1}, {2}…; {0} is the whole value"),
+        "split": Choice(("lines",), default=None,
+                        help="lines: the list of items of a multi-line value (split at <br>, <p>, <li>, <div>)"),
+        "strip_prefix": Str(default=None, help="characters removed from the start of each item, e.g. '○-·'"),
+        "link": Bool(default=False, help="each <a> matched (or inside a match) gives {name: its text, url: its href "
+                                         "made absolute}: attachments as name and URL, never fetched"),
         "many": Bool(default=False, help="collect every match as a list (else the first)"),
         "join": Str(default=None, nonempty=False, help="join many values into one text with this separator"),
         "required": Bool(default=False, help="a row missing this field is reported as broken"),
@@ -117,6 +130,17 @@ LIST = Record(
         "fields": DictOf(FIELD, default={}, help="record fields read from each row"),
         "page_fields": DictOf(FIELD, default={}, help="fields read once per page and given to every row"),
         "skip": Str(default=None, help="rows matching this CSS selector (tested on the row) are skipped", check=_check_css),
+        "group_rows": Record(fields={
+            "match": Str(help="CSS selector (tested on the row) of a separator row, e.g. tr.sub_tit", check=_check_css),
+            "field": Str(help="the record field the separator's value is carried into, e.g. team"),
+            "value": replace(FIELD, help="where the value is in the separator row (default: its whole text)"),
+        }, required=("match", "field"), default=None,
+            help="separator rows (<tr class=sub_tit><th colspan=4>기획팀</th>) whose value is carried into the "
+                 "following rows' field until the next separator"),
+        "pinned": Str(default=None, check=_check_css,
+                      help="rows matching this CSS selector (tested on the row) are pinned notices (공지), repeated on every page"),
+        "extra": DictOf(FIELD, default={}, key_pattern=EXTRA_NAME,
+                        help="more post fields, shown and searchable by their name (e.g. 공고번호, 담당자, 조회수)"),
         "detail_link": replace(FIELD, help="link (or JavaScript argument) to the detail page"),
         "follow": replace(FIELD, help="links to more list pages (organization trees)"),
         "pagination": PAGINATION,
@@ -126,7 +150,9 @@ LIST = Record(
 )
 
 DETAIL = Record(
-    fields={"fields": DictOf(FIELD, default={}, help="fields read from the detail page")},
+    fields={"fields": DictOf(FIELD, default={}, help="fields read from the detail page"),
+            "extra": DictOf(FIELD, default={}, key_pattern=EXTRA_NAME,
+                            help="more post fields read from the detail page (e.g. 공고번호: {label: 공고번호})")},
     help="how to read a detail page (boards)",
 )
 
@@ -169,6 +195,11 @@ def _site_check(site: dict, path: tuple, ctx: Ctx) -> None:
         for name in names:
             if name not in allowed:
                 ctx.fail(path + ("list", section, name), f"unknown {kind} field; allowed: {', '.join(allowed)}")
+    group = site["list"].get("group_rows")
+    if group and group["field"] not in allowed:
+        ctx.fail(path + ("list", "group_rows", "field"), f"unknown {kind} field {group['field']!r}; allowed: {', '.join(allowed)}")
+    if kind == "directory" and (site["list"]["extra"] or site["list"]["pinned"]):
+        ctx.fail(path + ("list",), "'extra' and 'pinned' are board options")
     for name in ((site.get("detail") or {}).get("fields") or {}):
         if name not in allowed:
             ctx.fail(path + ("detail", "fields", name), f"unknown {kind} field; allowed: {', '.join(allowed)}")
@@ -192,9 +223,14 @@ SITE = Record(
         "interval": Num(minimum=0.0, default=None, help="seconds between two requests to this host, cluster-wide; default from cluster.yaml"),
         "obey_robots": Bool(default=True, help="honour robots.txt (and its Crawl-delay)"),
         "max_pages": Num(integer=True, minimum=1, default=5000, help="stop a run after this many pages (trap guard)"),
-        "max_depth": Num(integer=True, minimum=1, default=50, help="stop following links deeper than this (pagination does not count)"),
+        "max_depth": Num(integer=True, minimum=1, default=10,
+                         help="stop following links deeper than this (pagination does not count; an endless calendar "
+                              "linked from every page stops after this many pages)"),
         "max_list_pages": Num(integer=True, minimum=1, maximum=100_000, default=500,
                               help="read at most this many pages of one paginated list; more is an error of the run"),
+        "deny": ListOf(Str(check=_check_regex), default=[], single_ok=True,
+                       help="links whose URL matches one of these regular expressions are never followed "
+                            "(e.g. [\"/calendar\", \"date=\"]: trap guard)"),
         "allowed_hosts": ListOf(Str(pattern=r"[a-z0-9.-]+(:[0-9]{1,5})?"), default=[], single_ok=True,
                                 help="other hosts (host or host:port) the crawl may follow links to, besides base_url's"),
         "allow_private_addresses": Bool(default=False,

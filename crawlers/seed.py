@@ -9,7 +9,7 @@ from conf.keys import Keys
 from conf.loader import Cluster, Site
 from crawlers.extract import start_requests
 from crawlers.frontier import Frontier
-from crawlers.robots import RobotsCache, crawl_delay, fetch_robots, store_robots
+from crawlers.robots import RobotsCache, crawl_delay, fetch_robots_politely, store_robots
 
 logger = logging.getLogger(__name__)
 
@@ -20,16 +20,22 @@ def prepare_hosts(client, cluster: Cluster, site: Site) -> None:
     interval = site.get("interval", cluster.default_interval)
     hosts = {urlsplit(site["base_url"]).netloc} | {urlsplit(r["url"]).netloc for r in start_requests(site)}
     for host in sorted(hosts):
-        host_interval = interval
-        if site["obey_robots"]:
-            text = fetch_robots(f"{urlsplit(site['base_url']).scheme}://{host}", cluster.user_agent,
-                                timeout=min(10.0, cluster.download_timeout))
-            store_robots(client, cluster.key_prefix, host, text)
+        if not site["obey_robots"]:
+            frontier.set_interval(host, interval)
+            continue
+
+        def apply(text: str, host: str = host) -> None:
+            host_interval = interval
             delay = crawl_delay(text, cluster.user_agent) if text else None
             if delay and delay > host_interval:
                 logger.info("%s asks for Crawl-delay %.1f s: using it", host, delay)
                 host_interval = delay
-        frontier.set_interval(host, host_interval)
+            frontier.set_interval(host, host_interval)
+
+        # through the send gate: robots.txt is a request to the host like any other (issue 15, defect 4)
+        text = fetch_robots_politely(client, cluster.key_prefix, frontier, urlsplit(site["base_url"]).scheme, host,
+                                     cluster.user_agent, timeout=min(10.0, cluster.download_timeout), interval_after=apply)
+        store_robots(client, cluster.key_prefix, host, text)
 
 
 def seed_site(client, cluster: Cluster, site: Site, *, prepared: bool = False, run_id: str | None = None,

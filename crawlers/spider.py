@@ -19,7 +19,8 @@ from conf.keys import Keys
 from conf.loader import Site
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
-from crawlers.frontier import Frontier
+from crawlers.frontier import Frontier, fingerprint
+from crawlers.retry_after import retry_after_seconds
 from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
 from crawlers.queue import jsonable_meta, worker_name
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
 MAX_REDIRECTS = 5
+RETRY_AFTER_CAP = 300.0  # seconds: a longer Retry-After (429/503) is capped to this
+LISTS_TTL = 2 * 86400    # run:{run_id}:lists outlives any run
 
 
 def collected_key(prefix: str, site_id: str) -> str:
@@ -183,13 +186,22 @@ class FrontierSpider(scrapy.Spider):
         request["meta"] = {**request["meta"], "run_id": parent_meta["run_id"]}
         return request
 
-    def retry_or_fail(self, meta: dict, request: dict, reason: str) -> None:
+    def hold_host(self, host: str, seconds: float) -> None:
+        """The host asked us to wait (Retry-After): no request to it is leased before then (Redis time)."""
+        secs, micros = self.client.time()
+        until = secs + micros / 1e6 + seconds
+        current = self.client.hget(Keys(self.prefix).next, host)
+        if current is None or float(current) < until:
+            self.client.hset(Keys(self.prefix).next, host, f"{until:.6f}")
+
+    def retry_or_fail(self, meta: dict, request: dict, reason: str, delay: float | None = None) -> None:
         run_id = meta["run_id"]
         attempt = meta.get("retry", 0) + 1
         site = self.site_for(run_id)
         if attempt <= self.retries:
             again = {**request, "meta": {**request["meta"], "retry": attempt}}
-            self.frontier.push(run_id, again, dedup=False, delay=min(60.0, 0.5 * 2 ** (attempt - 1)))
+            backoff = min(60.0, 0.5 * 2 ** (attempt - 1))
+            self.frontier.push(run_id, again, dedup=False, delay=backoff if delay is None else max(delay, backoff))
             self.frontier.ack(self.lease_of(meta)["id"], retries=1)
             logger.info("retry %d/%d of %s (%s)", attempt, self.retries, request["url"], reason)
         else:
@@ -222,7 +234,11 @@ class FrontierSpider(scrapy.Spider):
                 self.frontier.ack(lease_id, pages=1, not_modified=1)
                 return
             if status in RETRY_STATUSES:
-                self.retry_or_fail(meta, request, f"HTTP {status}")
+                wait = retry_after_seconds(response.headers.get("Retry-After"), RETRY_AFTER_CAP) \
+                    if status in (429, 503) else None
+                if wait is not None:
+                    self.hold_host(meta["lease"]["host"], wait)
+                self.retry_or_fail(meta, request, f"HTTP {status}", delay=wait)
                 return
             if status >= 400:
                 self.frontier.note_error(run_id, request["url"], f"HTTP {status}")
@@ -246,20 +262,48 @@ class FrontierSpider(scrapy.Spider):
         result = parse_list(site, request, text)
         for problem in result.problems[:5]:
             self.frontier.note_error(run_id, request["url"], problem)
+        stats = {"list_rows": result.row_count}
+        if result.list_key and not self.first_setup(run_id, result.list_key, request):
+            result.lists = [r for r in result.lists if r["meta"].get("list_key") != result.list_key]
+            stats["pagination_repeats"] = 1  # the list was reached another way too: paginated once
         if site["kind"] == "board":
             self.remember_validators(site, request, response, result)
         self.queue_children(site, request, result.details, result.lists)
-        stats = {"list_rows": result.row_count}
         if result.skipped_links:
             stats["links_skipped"] = result.skipped_links
-        empty = result.row_count == 0 and (not result.last_page or (request["meta"].get("depth", 0) == 0 and not result.lists))
-        if empty:  # a page before the last one, or a start page leading nowhere, matched no rows
+        if result.denied_links:
+            stats["links_denied"] = result.denied_links
+        had_rows = self.had_rows_before(site, request, result)
+        empty = result.row_count == 0 and (not result.last_page or had_rows
+                                           or (request["meta"].get("depth", 0) == 0 and not result.lists))
+        if empty:  # a page before the last one, a page that had rows before, or a start page leading nowhere
             stats["empty_lists"] = 1
             self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
         self.frontier.add_stats(run_id, **stats)
         for bound in result.bounds:
             self.bound_hit(run_id, request["url"], bound)
         return result.records
+
+    def first_setup(self, run_id: str, key: str, request: dict) -> bool:
+        """Whether this page is the one that sets up its list's pagination in this run (the first to ask,
+        or the same page again after a lost lease); a list reached another way is not paginated twice."""
+        lists = Keys(self.prefix).run_lists(run_id)
+        page = fingerprint(request)
+        if self.client.hsetnx(lists, key, page):
+            self.client.expire(lists, LISTS_TTL)
+            return True
+        owner = self.client.hget(lists, key)
+        return (owner.decode() if isinstance(owner, bytes) else owner) == page
+
+    def had_rows_before(self, site: Site, request: dict, result) -> bool:
+        """Remember the list pages that have rows; True when this page had rows in an earlier run and has none now
+        (the end of an `until_empty` list excepted)."""
+        key = Keys(self.prefix).list_rows(site.id)
+        page = fingerprint(request)
+        if result.row_count:
+            self.client.hsetnx(key, page, 1)
+            return False
+        return not result.list_end and bool(self.client.hexists(key, page))
 
     def queue_children(self, site: Site, request: dict, details: list, lists: list) -> None:
         run_id = request["meta"]["run_id"]
@@ -280,7 +324,7 @@ class FrontierSpider(scrapy.Spider):
             self.queue_children(site, request, cached.get("details", []), cached.get("lists", []))
 
     def handle_detail(self, site: Site, request: dict, text: str) -> list[dict]:
-        values = parse_detail(site, text)
+        values = parse_detail(site, text, request["url"])
         record = post_record(site.spec, request["url"], request["meta"].get("list_values") or {}, values, site.id)
         self.client.sadd(collected_key(self.prefix, site.id), request["url"])
         return [record]

@@ -25,8 +25,9 @@ from index.text import POST_SEARCH_FIELDS, SEP, clean, fold
 
 logger = logging.getLogger(__name__)
 
-STAFF_TEXT = ("organization", "region", "org_kind", "url", "department", "team", "position", "name",
+STAFF_TEXT = ("organization", "region", "org_kind", "url", "bureau", "department", "team", "position", "name",
               "phone", "duties", "email")
+EXTRA_NAME = re.compile(r"[0-9A-Za-z_\uac00-\ud7a3]{1,20}")  # as conf.specs.EXTRA_NAME
 POST_TEXT = ("organization", "region", "org_kind", "board_kind", "url", "title", "department", "author", "body")
 
 
@@ -66,9 +67,42 @@ def http_url(value) -> str:
     return url if re.match(r"(?i)https?://[^\s/]", url) else ""
 
 
+def _lines(value) -> dict[str, list[str]]:
+    """`lines` of a staff row: the items of its multi-line fields (field name -> texts)."""
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for name, items in value.items():
+        if name in STAFF_TEXT and isinstance(items, list):
+            kept = [clean(i) for i in items[:200] if isinstance(i, str) and clean(i)]
+            if kept:
+                out[name] = kept
+    return out
+
+
+def _extra(value) -> dict[str, str]:
+    """`extra` of a post: more fields by their (Korean) names, text values."""
+    if not isinstance(value, dict):
+        return {}
+    return {name: clean(text)[:2000] for name, text in list(value.items())[:30]
+            if isinstance(name, str) and EXTRA_NAME.fullmatch(name) and clean(text)}
+
+
+def _attachment_links(value) -> list[dict]:
+    """Attachments as {name, url} pairs; a URL that is not http(s) is kept empty (never a javascript: link)."""
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and (clean(item.get("name")) or http_url(item.get("url"))):
+            out.append({"name": clean(item.get("name")), "url": http_url(item.get("url"))})
+    return out[:100]
+
+
 def staff_doc(item: dict, run_id: str, entry_id: str) -> dict:
     row = {name: clean(item.get(name)) for name in STAFF_TEXT}
     row["url"] = http_url(item.get("url"))
+    lines = _lines(item.get("lines"))
+    if lines:
+        row["lines"] = lines
     row.update(type="staff", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id)
     return {"key": f"{run_id}:{row['id']}", "run_id": run_id, "seq": _seq(entry_id), "row": row}
 
@@ -93,6 +127,10 @@ def post_doc(item: dict, run_id: str, first_seen_us: int) -> NewPost:
                post_id=clean(item.get("post_id")), date=date.isoformat() if date else None,
                attachments=[clean(a) for a in item.get("attachments") or [] if clean(a)],
                first_seen=first_seen.isoformat(timespec="seconds"))
+    for name, value in (("attachment_links", _attachment_links(item.get("attachment_links"))),
+                        ("extra", _extra(item.get("extra"))), ("pinned", item.get("pinned") is True)):
+        if value:
+            row[name] = value
     return NewPost(id=row["id"], row=row, text=SEP.join(fold(row[f]) for f in POST_SEARCH_FIELDS),
                    date_sort=int((date or first_seen).timestamp()), first_seen_us=first_seen_us)
 

@@ -406,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="크롤 작업자 수")
     p.add_argument("--cycle", type=float, default=60.0, help="게시판 재수집·예시 보도자료 게시 주기(초, 기본 60; 하루를 나누어떨어지게)")
     p.set_defaults(func=cmd_demo)
+    __import__("crawlers.site_cli", fromlist=["add_commands"]).add_commands(sub)  # try-site, draft-site (issue 15)
     return parser
 
 
