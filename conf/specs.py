@@ -272,7 +272,7 @@ CLUSTER = Record(
                                      help="how often health checks, operator alerts and trimming run"),
         "digest_schedule": Str(default="0 8 * * 1-5", check=check_schedule,
                                help="default time of an official's e-mail digest (08:00 on weekdays, Seoul)"),
-        "celery_visibility_timeout": Num(integer=True, minimum=60, default=4 * 3600,
+        "celery_visibility_timeout": Num(integer=True, minimum=10, default=600,
                                          help="seconds before a task taken by a worker that vanished is given to another (longer than any task)"),
         "scheduler_tick_seconds": Num(minimum=0.1, maximum=60, default=5.0,
                                       help="the scheduler looks at its entries at least this often; its lock lasts five ticks"),

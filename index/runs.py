@@ -65,6 +65,13 @@ def _mirror_flag(client, prefix: str | None, site: str, flag: dict | None) -> No
         client.hdel(Keys(prefix).flags, site)
 
 
+def _iso(epoch) -> str | None:
+    try:
+        return utc_iso(float(epoch)) if epoch not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def judge(event: RunEvent, rows: int, live_rows: int, healthy_ratio: float) -> str | None:
     """The healthy-run rule, in one place: why a run must not be trusted, or None when it is healthy.
 
@@ -107,7 +114,7 @@ def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy
     rows = run_rows(store, run_id)
     kind = event.kind or ("directory" if rows or entry.get("run_id") else "board")
     entry["last_run"] = {"run_id": run_id, "kind": kind, "status": event.status, "rows": len(rows), "ended_at": ended_at,
-                         "started_at": event.run.get("started_at"), "slot": event.run.get("slot"),
+                         "started_at": _iso(event.run.get("started_at")), "slot": event.run.get("slot"),
                          "stats": {k: event.number(k) for k in RUN_FIGURES if k in event.run}}
     live_rows = entry.get("rows", 0) if entry.get("run_id") else 0
     reason = judge(event, len(rows), live_rows, healthy_ratio)

@@ -1,19 +1,14 @@
 """Notifier: subscriptions, query semantics, reverse matching, alert store, e-mail digests."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import email
-import email.policy
 import importlib.util
 import itertools
 import os
-import threading
 import unicodedata
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP
 
 from conf.yamlsource import ConfigError
 from notifier.digest import send_digests
@@ -269,33 +264,13 @@ def test_process_new_posts_with_a_hot_reloaded_set(redis_client, prefix, tmp_pat
 
 # --- e-mail digests -------------------------------------------------------
 
-class _Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    """An aiosmtpd server on a free port, in a thread; yields (inbox, port)."""
-    loop = asyncio.new_event_loop()
-    inbox = _Inbox()
-    server = loop.run_until_complete(loop.create_server(lambda: SMTP(inbox, loop=loop), "127.0.0.1", 0))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield inbox, server.sockets[0].getsockname()[1]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        server.close()
-        loop.run_until_complete(server.wait_closed())
-        loop.close()
+    """A real SMTP server (aiosmtpd) on a free port; yields (inbox, port)."""
+    from tests.smtp import smtp_server as running
+
+    with running() as server:
+        yield server
 
 
 def mailer(port: int):

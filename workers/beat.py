@@ -26,7 +26,7 @@ from pathlib import Path
 import redis
 from celery.beat import Scheduler
 
-from conf.heartbeat import beat
+from conf.heartbeat import beat, memory_mb
 from conf.keys import Keys
 from conf.loader import Cluster, load_cluster, site_files
 from conf.schedules import Schedule, parse_schedule, slot_name
@@ -172,7 +172,8 @@ class ClusterScheduler(Scheduler):
         try:
             client = self.client
             self.holding = self._hold(client)
-            beat(client, self.cluster.key_prefix, "scheduler", holding=self.holding, ttl=max(30, int(self.lock_seconds)))
+            beat(client, self.cluster.key_prefix, "scheduler", holding=self.holding, ttl=max(30, int(self.lock_seconds)),
+                 memory_mb=memory_mb())
             if not self.holding:
                 return self.max_interval
             self._refresh_plan()

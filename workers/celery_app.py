@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from conf.connection import redis_url
 from conf.loader import Cluster, load_cluster
@@ -33,6 +33,7 @@ ROUTES = {
     "nugo.housekeeping": {"queue": "housekeeping"},
 }
 TASK_MODULES = ["workers.tasks"]
+EXCHANGE = Exchange("nugo", type="direct")
 
 
 def make_celery(cluster: Cluster | None = None, *, url: str | None = None) -> Celery:
@@ -46,9 +47,12 @@ def make_celery(cluster: Cluster | None = None, *, url: str | None = None) -> Ce
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
         task_acks_on_failure_or_timeout=True,
         broker_transport_options={"visibility_timeout": cluster.celery_visibility_timeout,
+                                  "unacked_restore_interval": 10, "unacked_restore_throttle": 1,
+                                  "socket_timeout": 30, "socket_keepalive": True, "health_check_interval": 30,
                                   "global_keyprefix": f"{cluster.key_prefix}:celery:"},
         broker_connection_retry=True, broker_connection_retry_on_startup=True, broker_connection_max_retries=None,
-        task_queues=[Queue(name) for name in QUEUES], task_default_queue="housekeeping", task_routes=ROUTES,
+        task_queues=[Queue(name, EXCHANGE, routing_key=name) for name in QUEUES], task_default_queue="housekeeping",
+        task_default_exchange="nugo", task_default_routing_key="housekeeping", task_routes=ROUTES,
         timezone="Asia/Seoul", enable_utc=True,
         worker_enable_remote_control=False, worker_send_task_events=False, task_send_sent_event=False,
         worker_hijack_root_logger=False, worker_redirect_stdouts=False,

@@ -51,6 +51,18 @@ class ConfiguredSites:
         return self._ids
 
 
+_SETS: dict[tuple, SubscriptionSet] = {}
+
+
+def _subscription_set(path, last_good) -> SubscriptionSet:
+    """One SubscriptionSet per file in a process: the matcher is built once per version of the file, not once
+    per index task (a Celery worker runs many)."""
+    key = (str(path), str(last_good))
+    if key not in _SETS:
+        _SETS[key] = SubscriptionSet(path, last_good=last_good)
+    return _SETS[key]
+
+
 def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None, batch: int = 500,
                 lock_wait: float = 0.0, max_seconds: float | None = None) -> ConsumeStats:
     """Consume the item stream into the index; new posts go to the notifier after each commit. Entries of
@@ -63,7 +75,7 @@ def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None,
     if not path.exists():
         logger.warning("no subscriptions at %s: posts are indexed, no alerts are made", path)
         return consume(client, cluster.key_prefix, index_dir(cluster), **common)
-    subscriptions = SubscriptionSet(path, last_good=cluster.data_path / "notifier" / "last-good")
+    subscriptions = _subscription_set(path, cluster.data_path / "notifier" / "last-good")
 
     def notify(posts: list[dict]) -> None:
         posts = news_only(index_dir(cluster), posts)
