@@ -11,6 +11,17 @@ from conf.loader import Cluster
 
 logger = logging.getLogger(__name__)
 
+# What a Redis that restarts, loads its AOF, fails over or runs out of memory raises: wait and retry.
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A Redis error that passes by itself (down, loading, out of memory under noeviction, read-only replica)."""
+    if isinstance(exc, TRANSIENT + (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
+        return True
+    return isinstance(exc, redis.ResponseError) and str(exc).split(" ", 1)[0] in ("OOM", "LOADING", "READONLY",
+                                                                                  "MASTERDOWN", "TRYAGAIN")
+
 
 class InsecureRedis(RuntimeError):
     """The cluster's Redis answers clients that give no password."""

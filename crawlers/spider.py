@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import socket
+import time
 from typing import Any
 from urllib.parse import urljoin
 
@@ -15,6 +16,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
+from conf.connection import is_transient
 from conf.keys import Keys
 from conf.loader import Site
 from crawlers.encoding import decode_page
@@ -253,9 +255,24 @@ class FrontierSpider(scrapy.Spider):
                 self.frontier.emit(run_id, items)
             self.frontier.ack(lease_id, pages=1, bytes=len(response.body))
         except Exception as exc:  # one broken page must never stop the worker
+            if is_transient(exc):
+                # Redis down, loading, or full (noeviction: "OOM command not allowed"): nothing is acknowledged,
+                # so the lease comes back and the page is fetched again once Redis takes writes again
+                self._redis_refused(exc, response.url)
+                return
             logger.exception("failed to process %s", response.url)
-            self.frontier.note_error(run_id, response.url, f"processing error: {type(exc).__name__}: {exc}")
-            self.frontier.ack(lease_id, failed=1)
+            try:
+                self.frontier.note_error(run_id, response.url, f"processing error: {type(exc).__name__}: {exc}")
+                self.frontier.ack(lease_id, failed=1)
+            except Exception as again:  # noqa: BLE001
+                self._redis_refused(again, response.url)
+
+    def _redis_refused(self, exc: Exception, url: str) -> None:
+        now = time.monotonic()
+        if now - getattr(self, "_refused_logged", 0.0) > 10:
+            self._refused_logged = now
+            logger.warning("Redis가 쓰기를 거부함 (%s): %s 는 다시 가져옵니다 / Redis refused a write (%s); %s will be "
+                           "fetched again when its lease expires", exc, url, exc, url)
 
     def handle_list(self, site: Site, request: dict, text: str, response) -> list[dict]:
         run_id = request["meta"]["run_id"]

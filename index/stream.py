@@ -6,21 +6,11 @@ import time
 
 import redis
 
+from conf.connection import TRANSIENT, is_transient  # noqa: F401 (re-exported for the writer)
+
 logger = logging.getLogger(__name__)
 
 GROUP = "indexer"
-# What a Redis that restarts, loads its AOF, fails over or runs out of memory raises: wait and retry.
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A Redis error that passes by itself (down, loading, out of memory under noeviction, read-only replica)."""
-    if isinstance(exc, TRANSIENT):
-        return True
-    return isinstance(exc, redis.ResponseError) and str(exc).split(" ", 1)[0] in ("OOM", "LOADING", "READONLY",
-                                                                                  "MASTERDOWN", "TRYAGAIN")
-
-
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 

@@ -145,3 +145,17 @@ def send_pending_mail(cluster, client) -> dict:
             logger.error("운영 알림 메일 실패: %s (다음에 다시 보냄) / operator mail not sent: %s", exc, exc)
             return {"outcome": "failed", "reason": str(exc)}
     return {"outcome": "sent", "events": len(items)}
+
+
+def mail_now(cluster, text: str) -> bool:
+    """An alert mailed at once, without Redis (which may be the thing that is down or full)."""
+    if not cluster.operators:
+        return False
+    event = {"id": "redis", "kind": "start", "at": time.time(), "text": text}
+    with Mailer(cluster) as mailer:
+        try:
+            mailer.send(compose([event], mailer.sender, list(cluster.operators), cluster.public_url + "/status"))
+        except MailError as exc:
+            logger.error("운영 알림 메일 실패 / operator mail not sent: %s", exc)
+            return False
+    return True

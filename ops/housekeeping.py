@@ -23,7 +23,7 @@ from conf.keys import Keys
 from conf.loader import Cluster
 from crawlers.frontier import Frontier
 from index.stream import trim
-from notifier.operator import reconcile
+from notifier.operator import mail_now, reconcile
 from notifier.text import flag_text, parse_time
 from ops.status import cluster_status
 
@@ -84,7 +84,15 @@ def run_housekeeping(cluster: Cluster, client: redis.Redis, now: float | None = 
     raw = client.hget(keys.ops("state"), "seen")
     seen = json.loads(raw) if raw else {}
     current = conditions(cluster, status, seen, now)
-    client.hset(keys.ops("state"), "seen", json.dumps(seen))
-    events = reconcile(client, cluster.key_prefix, current, now)
+    try:
+        client.hset(keys.ops("state"), "seen", json.dumps(seen))
+        events = reconcile(client, cluster.key_prefix, current, now)
+    except redis.exceptions.OutOfMemoryError:
+        # Redis is full (noeviction): the alert cannot be recorded there, so it goes straight to the operators
+        logger.error("Redis 메모리 가득 참: 쓰기가 모두 거부됩니다 / Redis is out of memory: every write is refused")
+        mail_now(cluster, "Redis 메모리가 가득 차 모든 쓰기가 거부됩니다. 수집·색인·알림이 멈춰 있습니다 "
+                          "(작업은 잃지 않고 메모리가 생기면 다시 합니다). Redis maxmemory를 늘리거나 항목 스트림을 확인하세요.")
+        return {"reaped": reaped, "trimmed": trimmed, "conditions": len(current), "events": 0, "mail": False,
+                "redis": "out of memory"}
     return {"reaped": reaped, "trimmed": trimmed, "conditions": len(current), "events": len(events),
             "mail": bool(events and cluster.operators)}

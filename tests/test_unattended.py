@@ -212,3 +212,33 @@ def test_a_long_soak_keeps_the_stream_and_redis_memory_flat(farm, private_redis,
     print(f"growth from cycle 2 to 8: {growth / 1024:,.0f} KB for {appended_since} entries appended "
           f"(untrimmed they would hold ~{appended_since * 670 / 1024:,.0f} KB)")
     assert growth < 0.25 * appended_since * 670  # run records (the last 50 per site) and caches, not the stream
+
+
+def test_redis_out_of_memory_loses_nothing_and_is_an_operator_alert(farm, private_redis, tmp_path):
+    """Under `noeviction` a full Redis refuses writes ("OOM command not allowed"). Producers must not lose the
+    work: a page whose items cannot be written is not acknowledged, so it is fetched again once Redis has room;
+    and the operators hear about it while it lasts."""
+    from ops.housekeeping import run_housekeeping
+
+    kit = CrawlKit(tmp_path, farm, private_redis, lease_seconds=5)
+    client = private_redis.client()
+    kit.seed(["seoul"])
+    used = client.info("memory")["used_memory"]
+    client.config_set("maxmemory", str(used + 64 * 1024))  # room for a page or two
+    kit.start_workers(1)
+    try:
+        wait_until(lambda: "OutOfMemoryError" in (tmp_path / "worker-0.log").read_text(errors="replace"), timeout=60,
+                   what="a write refused for memory")
+        full = run_housekeeping(kit.cluster, client)  # Redis full: the alert cannot even be recorded there
+        client.config_set("maxmemory", str(int(client.info("memory")["used_memory"] / 0.95)))  # room, but 95 % used
+        report = run_housekeeping(kit.cluster, client)
+        conditions = client.hgetall("nugo:ops:conditions")
+        client.config_set("maxmemory", "0")  # the operator adds memory
+        kit.wait(timeout=120)
+    finally:
+        kit.stop_workers()
+    assert full["redis"] == "out of memory"
+    assert report["events"] >= 1 and b"memory" in conditions
+    from tests.crawlkit import assert_matches_truth
+
+    assert_matches_truth(kit, {"seoul"})

@@ -19,7 +19,7 @@ import redis
 
 from conf.yamlsource import ConfigError
 from index.results import Results
-from index.stream import is_transient
+from conf.connection import is_transient
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
 from notifier.subscription import SubscriptionSet, official_for_token, subscriptions_path
