@@ -126,12 +126,14 @@ def post_doc(item: dict, run_id: str, first_seen_us: int) -> NewPost:
     row.update(type="post", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id,
                post_id=clean(item.get("post_id")), date=date.isoformat() if date else None,
                attachments=[clean(a) for a in item.get("attachments") or [] if clean(a)],
-               first_seen=first_seen.isoformat(timespec="seconds"))
+               first_seen=first_seen.isoformat(timespec="microseconds"))
     for name, value in (("attachment_links", _attachment_links(item.get("attachment_links"))),
                         ("extra", _extra(item.get("extra"))), ("pinned", item.get("pinned") is True)):
         if value:
             row[name] = value
-    return NewPost(id=row["id"], row=row, text=SEP.join(fold(row[f]) for f in POST_SEARCH_FIELDS),
+    extra = row.get("extra") if isinstance(row.get("extra"), dict) else {}
+    text = SEP.join([*(fold(row[f]) for f in POST_SEARCH_FIELDS), " ".join(fold(str(v)) for v in extra.values())])
+    return NewPost(id=row["id"], row=row, text=text,
                    date_sort=int((date or first_seen).timestamp()), first_seen_us=first_seen_us)
 
 

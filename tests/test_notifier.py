@@ -14,7 +14,7 @@ from conf.yamlsource import ConfigError
 from notifier.digest import send_digests
 from notifier.match import Matcher
 from notifier.process import process_new_posts
-from notifier.query import QuerySyntaxError, parse_query, post_text
+from notifier.query import PostFields, QuerySyntaxError, parse_query
 from notifier.store import AlertStore, register
 from notifier.subscription import Subscription, SubscriptionSet, Topic, load_subscriptions
 
@@ -114,7 +114,7 @@ def test_hot_reload_picks_up_edits_and_keeps_the_last_valid_version(tmp_path):
     assert subs.matcher() is matcher
     write(path, GOOD.replace("드론 -채용", "무인기 OR 드론 -채용").replace("name: 이서연", "name: 이서연 사무관"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2
-    assert subs.get("kim").topics[0].query.groups == (("무인기", "드론"),)
+    assert [[t.text for t in g] for g in subs.get("kim").topics[0].query.groups] == [["무인기", "드론"]]
     assert subs.matcher() is not matcher
     write(path, GOOD.replace("query: 드론 -채용", "query: '\"드론'"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2  # broken edit: old version kept
@@ -141,7 +141,15 @@ QUERY_CASES = [
     ("드론 -채용", "드론 교육생 채용", "", "", False),                # NOT
     ("드론 -채용", "드론 교육", "", "", True),
     ('드론 -"단순 채용"', "드론 단순채용 안내", "", "", False),
-    ("경제정책과", "공고", "", "경제 정책과", True),                   # department is searched
+    ("경제정책과", "공고", "", "경제 정책과", False),                  # the department only when named
+    ("부서:경제정책과", "공고", "", "경제 정책과", True),
+    ("dept:경제정책과 공고", "공고", "", "경제 정책과", True),
+    ("업무협약 -투자", "업무협약 체결", "", "투자유치과", True),          # a department never excludes by itself
+    ("업무협약 -부서:투자", "업무협약 체결", "", "투자유치과", False),
+    ("제목:드론", "정책 안내", "드론 산업", "", False),                 # scoped to the title
+    ("본문:드론", "정책 안내", "드론 산업", "", True),
+    ('제목:"청년 일자리" OR 본문:청년고용', "안내", "청년 고용 지원", "", True),
+    ("10:30", "10:30 회의", "", "", True),                              # a colon that is no field
     ("보도", "공고", "보도 자료 배포", "", True),                       # body is searched
     ("AI", "ai 인재 양성", "", "", True),                              # case-insensitive
     ("고양이", "고", "양이", "", False),                                # never across two fields
@@ -152,8 +160,8 @@ QUERY_CASES = [
 
 @pytest.mark.parametrize("query, title, body, department, expected", QUERY_CASES)
 def test_query_semantics(query, title, body, department, expected):
-    text = post_text({"title": title, "body": body, "department": department})
-    assert parse_query(query).matches(text) is expected
+    fields = PostFields({"title": title, "body": body, "department": department})
+    assert parse_query(query).matches(fields) is expected
 
 
 @pytest.mark.parametrize("query, reason", [
@@ -211,11 +219,11 @@ def test_matcher_equals_brute_force_on_generated_data():
     fast = set(Matcher(subs).match(posts))
     slow = set()
     for p in posts:
-        text = post_text(p)
+        fields = PostFields(p)
         for sub in subs:
             for topic in sub.topics:
                 if topic.accepts(p):
-                    terms = topic.query.matched_terms(text)
+                    terms = topic.query.matched_terms(fields)
                     if terms is not None:
                         slow.add((sub.id, topic.name, p["id"], terms))
     assert fast == slow

@@ -18,7 +18,7 @@ from conf.wire import append
 from index.writer import consume
 from tests.conftest import delete_prefix
 
-FIELDS = ("title", "body", "department")
+FIELDS = ("title", "body")  # a term without a field scope searches the title and the body
 
 
 def fold(text) -> str:
@@ -142,8 +142,8 @@ def test_filters_exclusion_sort_and_pages(corpus):
         found = searcher.search("일자리", per_page=10_000, **kwargs)
         assert {h["id"] for h in found.hits} == truth(posts, "일자리", **kwargs), kwargs
         assert found.total == len(found.hits)
-    found = searcher.search("지역경제", exclude=["드론", "청년 관광"], per_page=10_000)
-    assert {h["id"] for h in found.hits} == truth(posts, "지역경제", exclude=["드론", "청년 관광"])
+    found = searcher.search('지역경제 -드론 -"청년 관광"', per_page=10_000)
+    assert {h["id"] for h in found.hits} == truth(posts, "지역경제", exclude=["드론", "청년관광"])
     by_seen = searcher.search("드론", sort="first_seen", per_page=10_000)
     assert {h["id"] for h in by_seen.hits} == truth(posts, "드론")
     assert moments(by_seen.hits, "first_seen") == sorted(moments(by_seen.hits, "first_seen"), reverse=True)
@@ -179,13 +179,13 @@ def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tm
     posts = {p["id"]: p for p in items}
     searcher = PostSearcher(tmp_path)
     assert all(len(p.seg.long_keys) == 3 for p in searcher._parts)
-    original, checked = post_store.Segment.holding, []
+    original, checked = post_search.holding, []
 
-    def spy(self, cand, word16):
-        checked.append(word16.decode("utf-16-le"))
-        return original(self, cand, word16)
+    def spy(seg, cand, term):
+        checked.append(term.text)
+        return original(seg, cand, term)
 
-    monkeypatch.setattr(post_store.Segment, "holding", spy)
+    monkeypatch.setattr(post_search, "holding", spy)
     monkeypatch.setattr(post_search, "CACHE_MIN_DOCS", 0)
     post_search.CHECKED.clear()
     for word in ("지역경제", "행정복지센터"):
@@ -198,7 +198,7 @@ def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tm
         found = searcher.search(query, per_page=10_000)
         assert {h["id"] for h in found.hits} == truth(posts, query), query
         assert found.total == len(found.hits)
-    found = searcher.search("지원", exclude=["지역경제"], per_page=10_000)
+    found = searcher.search("지원 -지역경제", per_page=10_000)
     assert {h["id"] for h in found.hits} == truth(posts, "지원", exclude=["지역경제"])
     post_search.CHECKED.clear()
 

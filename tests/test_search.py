@@ -214,7 +214,7 @@ def posted(indexed):
 
 def post_truth(items, query, exclude=()):
     def has(p, w):
-        return any(w.lower() in fold(p.get(f)) for f in ("title", "body", "department"))
+        return any(w.lower() in fold(p.get(f)) for f in ("title", "body"))  # unscoped terms: title and body
     return {p["id"] for p in items if all(has(p, w) for w in query.split()) and not any(has(p, w) for w in exclude)}
 
 
@@ -235,7 +235,7 @@ def test_post_filters_exclusion_and_first_seen(posted):
     assert notice.hits and all(h["board_kind"] == "notice" and h["region"] == "부산" for h in notice.hits)
     assert searcher.search("드론", site="busan-press", per_page=10_000).total == \
         len([p for p in posted["items"] if p["site"] == "busan-press" and p["id"] in post_truth(posted["items"], "드론")])
-    without = searcher.search("드론", exclude=["정산"], per_page=10_000)
+    without = searcher.search("드론 -정산", per_page=10_000)
     assert {h["id"] for h in without.hits} == post_truth(posted["items"], "드론", exclude=["정산"])
     everything = searcher.search("드론")
     assert sum(everything.facets["region"].values()) == sum(everything.facets["board_kind"].values()) \
