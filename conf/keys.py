@@ -108,8 +108,10 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("celery:{name}", "list", "kombu (Celery)", "until consumed", "Celery's broker keys (queues, bindings, unacked)"),
     KeySpec("config:problems", "hash", "notifier.subscription", "a field while a file has problems",
             "source (subscriptions, sites) -> the problems a running service found in it (JSON)"),
-    KeySpec("feed_tokens", "hash", "notifier.subscription", "one field per official", "feed token -> official id"),
-    KeySpec("feed_tokens:by_official", "hash", "notifier.subscription", "one field per official", "official id -> feed token"),
+    KeySpec("me_tokens", "hash", "notifier.tokens", "one field per official", "personal-page token -> official id"),
+    KeySpec("me_tokens:by_official", "hash", "notifier.tokens", "one field per official", "official id -> personal-page token"),
+    KeySpec("feed_tokens", "hash", "notifier.tokens", "one field per official", "feed token -> official id"),
+    KeySpec("feed_tokens:by_official", "hash", "notifier.tokens", "one field per official", "official id -> feed token"),
 )
 
 
@@ -289,6 +291,14 @@ class Keys:
     @property
     def feed_tokens_by_official(self) -> str:
         return self._k("feed_tokens", "by_official")
+
+    @property
+    def me_tokens(self) -> str:
+        return self._k("me_tokens")
+
+    @property
+    def me_tokens_by_official(self) -> str:
+        return self._k("me_tokens", "by_official")
 
 
 def template(pattern: str) -> str:

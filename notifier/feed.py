@@ -23,7 +23,8 @@ import redis
 from feedgen.feed import FeedGenerator
 
 from notifier.store import AlertStore
-from notifier.subscription import Subscription, ensure_tokens
+from notifier.subscription import Subscription
+from notifier.tokens import ensure_tokens
 from notifier.text import (EPOCH, board_label, clean_text, from_epoch, korean_date, parse_time, safe_url,
                            snippet_html)
 

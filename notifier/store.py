@@ -24,7 +24,8 @@ import redis
 
 from conf.keys import Keys
 
-from notifier.subscription import Subscription, ensure_tokens
+from notifier.subscription import Subscription
+from notifier.tokens import ensure_tokens
 from notifier.text import from_epoch, parse_time
 
 logger = logging.getLogger(__name__)
