@@ -143,3 +143,45 @@ def remove_topic(file, official_id: str, name: str, *, folder: bool) -> Path:
         if not topics:
             raise EditError("마지막 주제는 지울 수 없습니다 (주제가 하나는 있어야 합니다)")
     return edit_topics(file, official_id, change, folder=folder)
+
+
+def add_official(path: str | Path, official_id: str, name: str, topics: list[tuple[str, str]], *,
+                 email: str | None = None, organization: str | None = None) -> Path:
+    """A new official: a file of their own in a subscriptions folder, or an entry appended to the file."""
+    path = Path(path)
+    entry = CommentedMap()
+    if not path.is_dir():
+        entry["id"] = official_id
+    entry["name"] = name
+    if organization:
+        entry["organization"] = organization
+    if email:
+        entry["email"] = email
+    entry["topics"] = CommentedSeq(CommentedMap(name=n, query=q) for n, q in topics)
+    if not topics:
+        raise EditError("주제가 하나는 있어야 합니다 (--topic 이름=검색어)")
+    yaml = _yaml()
+    if path.is_dir():
+        target = path / f"{official_id}.yaml"
+        if target.exists():
+            raise EditError(f"구독자 {official_id}는 이미 있습니다 ({target})")
+        data, folder = entry, True
+    else:
+        target = path
+        data = yaml.load(target.read_text(encoding="utf-8")) if target.exists() else None
+        data = data if data is not None else CommentedMap(officials=CommentedSeq())
+        officials = data.setdefault("officials", CommentedSeq())
+        if any(isinstance(o, dict) and o.get("id") == official_id for o in officials):
+            raise EditError(f"구독자 {official_id}는 이미 있습니다 ({target})")
+        officials.append(entry)
+        folder = False
+    out = io.StringIO()
+    yaml.dump(data, out)
+    text = out.getvalue()
+    _validate(target, text, folder)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".yaml.tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, target)
+    return target

@@ -85,3 +85,39 @@ def test_search_and_alerts_agree_on_the_farms_posts(redis_client, prefix, tmp_pa
         assert {h["id"] for h in found.hits} == alerts[f"q{i}"], query
         seen += bool(found.total)
     assert seen >= 28  # nearly every query finds something: the comparison is not of empty sets
+
+
+def test_a_post_published_again_with_the_same_title_is_one_alert_noted_as_reposted(farm, private_redis, tmp_path):
+    """A board that publishes the same notice twice (same title, new post id) shows it once in the feed and the
+    digest, with a 재게시 note; the same title on another board is its own alert."""
+    import feedparser
+
+    from notifier.digest import compose
+    from notifier.feed import render_feed
+    from notifier.store import AlertStore
+    from notifier.subscription import load_subscriptions
+
+    subs = tmp_path / "subs.yaml"
+    subs.write_text("officials:\n  - id: kim\n    name: 김민수\n    email: kim@x.kr\n"
+                    "    topics: [{name: 설명회, query: 재게시시험}]\n", encoding="utf-8")
+    kit = CrawlKit(tmp_path, farm, private_redis, extra=f"subscriptions: {subs}\n")
+    kit.start_workers(1)
+    try:
+        kit.seed(["gyeongnam-press", "busan-announce"])
+        kit.wait()
+        run_indexer(kit.cluster, once=True, client=kit.client)  # baselines
+        for board in ("gyeongnam-press", "gyeongnam-press", "busan-announce"):
+            farm.publish(board, title="재게시시험 사업 설명회 개최", body="설명회를 엽니다.")
+            kit.runs.clear()
+            kit.seed([board])
+            kit.wait()
+            run_indexer(kit.cluster, once=True, client=kit.client)
+    finally:
+        kit.stop_workers()
+    official = load_subscriptions(subs)[0]
+    alerts = AlertStore(kit.client, "nugo").alerts("kim")
+    assert sorted(a["site"] for a in alerts) == ["busan-announce", "gyeongnam-press"]
+    feed = feedparser.parse(render_feed(official, alerts, "rss"))
+    assert len(feed.entries) == 2 and sum("재게시 1회" in e.summary for e in feed.entries) == 1
+    mail = compose(official, alerts, "nugo@x.kr", "오늘").get_body(("plain",)).get_content()
+    assert mail.count("재게시시험 사업 설명회 개최") == 2 and "(재게시 1회)" in mail
