@@ -20,6 +20,7 @@ from crawlers.frontier_lua import SCRIPTS
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0   # seconds between two requests to one host, cluster-wide
+LEASE_SECONDS = 15.0     # a lease not renewed for this long (its worker died) goes back to the queue
 RUNS_KEPT = 50           # runs remembered per site (older run keys are deleted)
 RUNS_DETAILED = 5        # of those, the newest keep their error list and site copy
 ERRORS_KEPT = 100        # last errors kept per run
@@ -109,7 +110,7 @@ def _bytes_client(client: redis.Redis) -> redis.Redis:
 class Frontier:
     """Runs, leased per-host request queues with cluster-wide politeness, and the item stream."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "nugo", lease_seconds: float = 120,
+    def __init__(self, client: redis.Redis, prefix: str = "nugo", lease_seconds: float = LEASE_SECONDS,
                  *, max_attempts: int = 5, default_interval: float = DEFAULT_INTERVAL):
         self.client = _bytes_client(client)
         self.prefix = prefix
@@ -257,7 +258,15 @@ class Frontier:
 
     def extend(self, lease: Lease | str | dict, seconds: float | None = None) -> bool:
         """Push a live lease's deadline to now + seconds (default lease_seconds)."""
-        return bool(self._call("extend", _lease_id(lease), repr(float(seconds or self.lease_seconds))))
+        return not self._call("extend", repr(float(seconds or self.lease_seconds)), "", _lease_id(lease))
+
+    def renew(self, worker: str, lease_ids: list[str], seconds: float | None = None) -> set[str]:
+        """A worker's heartbeat: push the deadline of each of its leases to now + seconds (default lease_seconds),
+        in one call; returns the ids it no longer holds (acked, released, or reaped after a stall)."""
+        if not lease_ids:
+            return set()
+        lost = self._call("extend", repr(float(seconds or self.lease_seconds)), worker, *lease_ids)
+        return {_s(lid) for lid in lost}
 
     def release_worker(self, worker: str) -> int:
         """Put every lease `worker` holds back at the front of its host queue, now (a clean stop);
@@ -304,13 +313,15 @@ class Frontier:
         return int(self.client.hget(self.keys.counters, "poisoned") or 0)
 
     # items -----------------------------------------------------------------------------
-    def emit(self, run_id: str, items: list[dict]) -> None:
-        """Append items to the shared items stream and count them in the run."""
+    def emit(self, run_id: str, items: list[dict]) -> int:
+        """Append items to the shared items stream and count them in the run; returns how many were appended.
+        While the run is running, an item identical to one it already appended is not appended again
+        (counted as `items_repeated`): a page fetched twice, after a lost lease, adds nothing twice."""
         args: list[str] = []
         for item in items:
-            args += [str(item.get("type", "")), json.dumps(item, ensure_ascii=False)]
-        if args:
-            self._call("emit", run_id, *args)
+            text = json.dumps(item, ensure_ascii=False)
+            args += [str(item.get("type", "")), hashlib.blake2b(text.encode(), digest_size=10).hexdigest(), text]
+        return int(self._call("emit", run_id, *args)) if args else 0
 
 
 def _lease_id(lease: Lease | str | dict) -> str:

@@ -15,6 +15,11 @@ from farm import Farm
 
 pytestmark = pytest.mark.slow
 # Sites without a robots Crawl-delay, so the fault tests stay short.
+# Politeness is measured at the site: the farm's kernel receive timestamps. The gate spaces the *departures* of
+# a host's requests (the claim's Redis time plus the worker's own measure of its send delay), so the arrivals
+# may differ from them by the jitter between the worker's mark and the send, and of loopback delivery: far
+# below a millisecond on a quiet machine, measured up to 3 ms early with this crawl saturating both cores.
+ARRIVAL_JITTER = 0.005  # seconds
 QUICK_SITES = ["seoul", "ulsan", "incheon", "sejong", "busan-announce", "seoul-press", "korea-kr-press", "gyeongbuk-press"]
 
 
@@ -50,6 +55,10 @@ def wait_until(condition, timeout: float, what: str):
 
 
 def test_full_crawl_collects_exactly_the_ground_truth_politely(kit_factory, farm):
+    """Every site of the farm crawled by three workers: the ground truth exactly, and at every host consecutive
+    arrivals at least its interval apart (less ARRIVAL_JITTER). Catches a gate that lets two requests to a host
+    overlap or start closer than the interval (fails by tens of milliseconds with the start taken at the claim
+    alone, as a saturated worker sends late), and a Crawl-delay not honoured cluster-wide."""
     kit = kit_factory()
     kit.seed()
     kit.start_workers(3)
@@ -66,7 +75,7 @@ def test_full_crawl_collects_exactly_the_ground_truth_politely(kit_factory, farm
         times = sorted(by_host[site["host"]])
         interval = kit.frontier.interval(urlsplit(site["base_url"]).netloc)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert min(gaps) >= interval, (site["id"], interval, min(gaps))
+        assert min(gaps) >= interval - ARRIVAL_JITTER, (site["id"], interval, min(gaps))
     daejeon = kit.frontier.interval(urlsplit(kit.sites["daejeon"]["base_url"]).netloc)
     assert daejeon == 2.0  # its robots.txt Crawl-delay, honoured cluster-wide
     # robots.txt Disallow: /admin/ is never fetched
