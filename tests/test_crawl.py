@@ -95,6 +95,42 @@ def test_killed_worker_loses_nothing(kit_factory, farm):
     assert_matches_truth(kit, set(QUICK_SITES))
 
 
+def test_a_killed_workers_leases_come_back_in_seconds_while_slow_downloads_keep_theirs(kit_factory, farm):
+    """Leases last lease_seconds (3 s here) unless their worker renews them (every 0.5 s): the leases of a worker
+    killed with kill -9 are back in the queue within a few seconds, while the survivor's downloads of 6 s (twice
+    lease_seconds) keep their leases and their host, and are fetched once. Catches leases that are not renewed
+    (every slow page expires mid-download and is fetched twice), renewals that reach a dead worker's leases, and a
+    dead worker's work held until a long fixed lease runs out (120 s before)."""
+    from farm.faults import fraction
+
+    slow_site, lease_seconds = "seoul-press", 3
+    farm.set_faults(slow_site, slow_paths=0.15, slow_seconds=2 * lease_seconds)
+    kit = kit_factory(lease_seconds=lease_seconds, extra="lease_renew_seconds: 0.5\n")
+    kit.seed(QUICK_SITES)
+    victim, _survivor = kit.start_workers(2)
+    workers = f"{kit.cluster.key_prefix}:workers"
+
+    def victims_leases() -> list[bytes]:
+        return [lid for lid, who in kit.client.hgetall(workers).items() if who.endswith(f":{victim.pid}:nugo".encode())]
+
+    wait_until(lambda: len(victims_leases()) >= 2, 60, "the victim to hold leases")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    killed_at, held = time.monotonic(), victims_leases()
+    inflight = f"{kit.cluster.key_prefix}:inflight"
+    wait_until(lambda: not any(kit.client.hexists(inflight, lid) for lid in held), lease_seconds + 3,
+               "the killed worker's leases to come back")
+    runs = kit.wait()
+    assert {r["status"] for r in runs.values()} == {"finished"}
+    assert_matches_truth(kit, set(QUICK_SITES))
+    assert sum(int(r.get("expired", 0)) for r in runs.values()) == len(held)  # the victim's, none of the survivor's
+    host = farm.site(slow_site).site.host
+    arrivals = [(path, at) for h, at, method, path in farm.request_log() if h == host and method == "GET"]
+    slow = {path for path, at in arrivals if at > killed_at and fraction(farm.config.seed, slow_site, "slow", f"GET {path} ") < 0.15}
+    assert slow, "no slow page was fetched after the kill: the test did not exercise a long download"
+    assert all(sum(p == path for p, _ in arrivals) == 1 for path in slow), "a slow page was fetched twice"
+
+
 def test_redis_restart_mid_crawl_loses_nothing(kit_factory, farm, private_redis):
     kit = kit_factory(lease_seconds=4)
     kit.seed(QUICK_SITES)
