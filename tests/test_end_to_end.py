@@ -10,7 +10,7 @@ from notifier.store import AlertStore
 from notifier.subscription import load_subscriptions
 from tests.crawlkit import CrawlKit
 from farm import Farm
-from workers.indexer import index_dir, run_indexer
+from workers.indexer import run_indexer
 
 pytestmark = pytest.mark.slow
 DIRECTORIES = ["gyeongnam", "ulsan", "incheon", "sejong"]   # four layout families

@@ -18,7 +18,7 @@ from farm import Farm
 from index.state import site_status
 from tests.crawlkit import CrawlKit
 from tests.servers import web_server
-from workers.indexer import index_dir, run_indexer
+from workers.indexer import run_indexer
 
 SUBS = ("officials:\n  - id: kim\n    name: 김민수\n    topics:\n      - {name: 드론, query: 드론}\n")
 
@@ -71,7 +71,7 @@ def test_the_index_writer_and_the_web_wait_out_a_redis_outage(private_redis, tmp
     token = ensure_tokens(client, "nugo", ["kim"])["kim"]
     cluster = load_cluster(conf)
     try:
-        wait_until(lambda: PostSearcher(index_dir(cluster)).search("드론").total == 1, what="the first post indexed")
+        wait_until(lambda: PostSearcher(cluster.index_dir).search("드론").total == 1, what="the first post indexed")
         with web_server(conf, env) as (_, url, _):
             feed = f"{url}feeds/{token}.rss"
             assert urllib.request.urlopen(feed, timeout=10).status == 200
@@ -83,7 +83,7 @@ def test_the_index_writer_and_the_web_wait_out_a_redis_outage(private_redis, tmp
             assert writer.poll() is None, "the index writer died with Redis"
             private_redis.restart()
             append(private_redis.client(), "nugo", [post(2)])
-            wait_until(lambda: PostSearcher(index_dir(cluster)).search("드론").total == 2, what="a post after the outage")
+            wait_until(lambda: PostSearcher(cluster.index_dir).search("드론").total == 2, what="a post after the outage")
             assert wait_until(lambda: _status(feed) == 200, timeout=30, what="the feed back")
     finally:
         writer.terminate()

@@ -8,7 +8,6 @@ import re
 import ssl
 import subprocess
 import threading
-from pathlib import Path
 
 from tests.test_visits_support import ROOT, Officials, make_service, official
 from visits.settings import SETTINGS

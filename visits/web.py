@@ -200,10 +200,9 @@ def make_visit_app(cluster=None, *, data_dir=None, client=None, prefix=None, sub
     base_url = None
     if cluster is not None:
         from conf.connection import redis_client
-        from notifier.subscription import subscriptions_path as cluster_subscriptions
 
         prefix = prefix or cluster.key_prefix
-        subscriptions_path = subscriptions_path or cluster_subscriptions(cluster)
+        subscriptions_path = subscriptions_path or cluster.subscriptions_path
         settings = settings if settings is not None else (cluster.settings.get("visits") or None)
         base_url = (cluster.settings.get("web") or {}).get("base_url")
         client = client or _LazyRedis(lambda: redis_client(cluster, start=False))

@@ -22,7 +22,7 @@ from index.results import Results
 from conf.connection import is_transient
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
-from notifier.subscription import SubscriptionSet, subscriptions_path
+from notifier.subscription import SubscriptionSet
 from notifier.tokens import official_for_token
 from ops.status import cluster_status, index_status, quick_health
 from web import views
@@ -349,7 +349,7 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
         prefix = prefix or cluster.key_prefix
         base_url = base_url or cluster.public_url
         client_factory = client_factory or (lambda: redis_client(cluster, start=False))
-        subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(subscriptions_path(cluster)))
+        subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(cluster.subscriptions_path))
     visits = ops = None
     if cluster is not None:
         from visits.web import make_visit_app
