@@ -17,6 +17,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
 from conf.connection import is_transient
+from conf.connection import connect
 from conf.keys import Keys
 from conf.loader import Site
 from crawlers.encoding import decode_page
@@ -62,7 +63,7 @@ class FrontierSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.client = redis.Redis.from_url(settings["REDIS_URL"])
+        spider.client = connect(settings["REDIS_URL"], ping=False)  # timeouts and keepalive of every cluster client
         spider.prefix = settings.get("NUGO_REDIS_PREFIX", "nugo")
         spider.frontier = Frontier(spider.client, spider.prefix, settings.getfloat("NUGO_LEASE_SECONDS", 120))
         spider.retries = settings.getint("NUGO_RETRIES", 3)
@@ -291,9 +292,10 @@ class FrontierSpider(scrapy.Spider):
         if result.denied_links:
             stats["links_denied"] = result.denied_links
         had_rows = self.had_rows_before(site, request, result)
-        empty = result.row_count == 0 and (not result.last_page or had_rows
-                                           or (request["meta"].get("depth", 0) == 0 and not result.lists))
+        empty = result.row_count == 0 and not result.list_end and (
+            not result.last_page or had_rows or (request["meta"].get("depth", 0) == 0 and not result.lists))
         if empty:  # a page before the last one, a page that had rows before, or a start page leading nowhere
+            # (the empty page that ends an `until_empty` list keeps the start page's depth, and is no problem)
             stats["empty_lists"] = 1
             self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
         self.frontier.add_stats(run_id, **stats)
