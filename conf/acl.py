@@ -1,0 +1,212 @@
+"""Redis ACL users of the cluster: the one table of what each role may run and which keys it may touch.
+
+Every role connects as its own Redis user (`redis://crawler@head:6379/0`, password from
+NUGO_REDIS_PASSWORD). A role gets named commands only (never a broad category), and keys and
+channels under the cluster prefix only. Redis 7 checks the commands a Lua script calls, and the
+keys it touches, against the calling user, so a role's commands include those its scripts run.
+
+Ansible does not keep a copy of these rules: `python3 -m conf.acl --write` renders them into
+ansible/roles/nugo_redis/files/acl_rules.json, which the role's users.acl template reads, and a
+test fails when that file is stale.
+
+    python3 -m conf.acl --write            # regenerate the JSON for Ansible after editing this table
+    python3 -m conf.acl --check            # exit 1 when the JSON is stale
+    python3 -m conf.acl --print ROLE=PASS  # the ACL file lines (for a test server, or to compare)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import socket
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+P = "{prefix}"  # replaced by the cluster's key_prefix when rendered
+
+# --- key groups: (pattern, access) with access "rw" or "r" --------------------------------------
+KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    # crawlers/frontier.py, frontier_lua.py, politeness.py, robots.py, spider.py, seed.py ("sending" itself is
+    # never written, but the send gate passes it as KEYS[1], and Redis checks declared keys too)
+    "frontier": tuple((f"{P}:{name}", "rw") for name in (
+        "run:*", "active", "site:*", "q:*", "delayed:*", "ready", "next", "poison", "counters", "inflight",
+        "deadlines", "workers", "attempts", "intervals", "items", "sending", "sending:*", "done", "robots:*",
+        "collected:*", "validators:*")),
+    # Celery broker (kombu global_keyprefix "{prefix}:celery:"); the scheduler's lock and schedule
+    "celery": ((f"{P}:celery:*", "rw"),),
+    "scheduler": ((f"{P}:scheduler:*", "rw"),),
+    # notifier/store.py, subscription.py, digest.py
+    "notifier": ((f"{P}:notifier:*", "rw"), (f"{P}:feed_tokens", "rw"), (f"{P}:feed_tokens:*", "rw")),
+    "notifier_read": ((f"{P}:notifier:*", "r"), (f"{P}:feed_tokens", "r"), (f"{P}:feed_tokens:*", "r")),
+    # index/writer.py, index/runs.py: the item stream (consumer group "indexer"), run hashes, site flags
+    "index": ((f"{P}:items", "rw"), (f"{P}:flags", "rw"), (f"{P}:run:*", "r")),
+    # status: read anything under the prefix
+    "status": ((f"{P}:*", "r"),),
+    "all": (("*", "rw"),),
+}
+
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "frontier": (f"{P}:events",),   # run_end / run_failed events published by the frontier's Lua
+    "celery": (f"{P}:celery:*",),   # kombu's fanout (pidbox, events) channels, prefixed like its keys
+    "all": ("*",),
+}
+
+# --- command groups ---------------------------------------------------------------------------
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "connection": ("auth", "hello", "ping", "select", "echo"),
+    # redis-py's Script: EVALSHA, falling back to SCRIPT LOAD (SCRIPT EXISTS in pipelines)
+    "scripting": ("eval", "evalsha", "script|load", "script|exists"),
+    "frontier": ("time", "get", "set", "del", "exists", "hget", "hset", "hdel", "hgetall", "hvals", "hlen", "hmget",
+                 "hincrby", "hincrbyfloat", "llen", "lpush", "rpush", "lpop", "lrange", "ltrim", "zadd", "zrange",
+                 "zrem", "zcard", "zscore", "sadd", "sismember", "xadd", "publish"),
+    # kombu's Redis transport (lists as queues, unacked hash + index, bindings sets, fanout pub/sub,
+    # its Lua binding scripts and redis-py's Lock)
+    "celery": ("time", "brpop", "lpush", "rpush", "rpop", "llen", "lrange", "hset", "hget", "hdel", "hlen", "sadd",
+               "srem", "smembers", "zadd", "zrange", "zrangebyscore", "zrem", "del", "exists", "set", "get",
+               "pexpire", "expire", "watch", "unwatch", "multi", "exec", "discard", "publish", "subscribe",
+               "psubscribe", "unsubscribe", "punsubscribe"),
+    "notifier": ("hget", "hset", "hdel", "hsetnx", "hmget", "zadd", "zrange", "zrevrange", "zcard", "sadd", "srem",
+                 "del", "multi", "exec", "discard"),
+    "notifier_read": ("hget", "hmget", "zrange", "zrevrange", "zcard"),
+    "index": ("xreadgroup", "xack", "xautoclaim", "xgroup|create", "xinfo|groups", "xinfo|stream", "xlen", "xtrim",
+              "xrange", "xpending", "hget", "hset", "hdel"),
+    "status": ("info", "xlen", "xinfo|groups", "xinfo|stream", "xrange", "hget", "hgetall", "hvals", "hlen", "hmget",
+               "lrange", "llen", "zcard", "zrange", "get", "exists"),
+}
+
+# --- roles --------------------------------------------------------------------------------------
+# Each role: the groups of keys, channels and commands it is given. The crawler runs the crawl
+# workers and, on every PC, the Celery workers of the crawl and notify queues (seeding, finishing
+# runs, e-mail digests), so it has what both need.
+ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "crawler": {"keys": ("frontier", "celery", "notifier"), "channels": ("frontier", "celery"),
+                "commands": ("connection", "scripting", "frontier", "celery", "notifier")},
+    "indexer": {"keys": ("index", "notifier", "celery"), "channels": ("celery",),
+                "commands": ("connection", "scripting", "index", "notifier", "celery")},
+    "web": {"keys": ("notifier_read",), "channels": (),
+            "commands": ("connection", "notifier_read")},
+    "scheduler": {"keys": ("frontier", "celery", "scheduler", "status"), "channels": ("frontier", "celery"),
+                  "commands": ("connection", "scripting", "frontier", "celery", "status")},
+    # The operators' and Ansible's user (ACL LOAD after a password change, backups, redis-cli).
+    "admin": {"keys": ("all",), "channels": ("all",), "commands": ()},
+}
+ROLE_DESCRIPTIONS = {
+    "crawler": "crawl workers and the Celery workers of the crawl/notify queues (every PC)",
+    "indexer": "the single index writer (Celery queue index, head PC)",
+    "web": "the web service: feeds and alerts, read only (head PC)",
+    "scheduler": "Celery beat, Celery control, seeding, nugo status (head PC)",
+    "admin": "operators and Ansible only: every command (ACL LOAD, BGREWRITEAOF, backups)",
+}
+
+# Never given to any role but admin (checked by the tests with ACL DRYRUN on a real server).
+FORBIDDEN = ("flushall", "flushdb", "config", "acl", "shutdown", "debug", "keys", "module", "script|flush",
+             "replicaof", "slaveof", "migrate", "save", "bgsave", "bgrewriteaof", "monitor", "client|kill", "swapdb")
+
+JSON_PATH = Path(__file__).resolve().parent.parent / "ansible" / "roles" / "nugo_redis" / "files" / "acl_rules.json"
+DEFAULT_USER_RULE = "off resetpass resetkeys resetchannels -@all"
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def role_rule(role: str, prefix: str = P) -> str:
+    """The ACL rule string of a role (no password part); `{prefix}` kept unless a prefix is given."""
+    spec = ROLES[role]
+    keys: dict[str, set[str]] = {}
+    for group in spec["keys"]:
+        for pattern, access in KEYS[group]:
+            keys.setdefault(pattern, set()).update(access)
+    parts = ["resetkeys", "resetchannels"]
+    for pattern, access in keys.items():
+        parts.append(("~" if "w" in access else "%R~") + pattern)
+    parts += ["&" + c for group in spec["channels"] for c in _unique(CHANNELS[group])]
+    if role == "admin":
+        parts.append("+@all")
+    else:
+        parts.append("-@all")
+        parts += ["+" + c for c in _unique(c for group in spec["commands"] for c in COMMANDS[group])]
+    return " ".join(parts).replace(P, prefix)
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def user_line(role: str, passwords: str | Iterable[str], prefix: str) -> str:
+    """One ACL file line; several passwords are all accepted (the first is current: rotation)."""
+    passwords = [passwords] if isinstance(passwords, str) else list(passwords)
+    if not passwords or not all(passwords):
+        raise ValueError(f"ACL user {role!r} needs at least one non-empty password")
+    hashes = " ".join(f"#{password_hash(p)}" for p in passwords)
+    return f"user {role} on {hashes} {role_rule(role, prefix)}"
+
+
+def render_acl(passwords: Mapping[str, str | Iterable[str]], prefix: str = "nugo") -> str:
+    """The Redis ACL file for these passwords: the default user off, then one line per role.
+
+    The file holds SHA-256 hashes only, never a password. Redis ACL files allow no comments."""
+    missing = [role for role in ROLES if role not in passwords]
+    if missing:
+        raise ValueError(f"no password for ACL user(s): {', '.join(missing)}")
+    lines = [f"user default {DEFAULT_USER_RULE}"]
+    lines += [user_line(role, passwords[role], prefix) for role in ROLES]
+    return "\n".join(lines) + "\n"
+
+
+def acl_json() -> dict:
+    """What Ansible reads: the rule of every role with `{prefix}` left in."""
+    return {
+        "generated_by": "python3 -m conf.acl --write (from conf/acl.py; do not edit by hand)",
+        "prefix_placeholder": P,
+        "default_user": DEFAULT_USER_RULE,
+        "roles": {role: {"rule": role_rule(role), "description": ROLE_DESCRIPTIONS[role]} for role in ROLES},
+    }
+
+
+def acl_json_text() -> str:
+    return json.dumps(acl_json(), ensure_ascii=False, indent=2) + "\n"
+
+
+# --- refusing a Redis that needs no password --------------------------------------------------
+OPEN_REDIS_MESSAGE = ("Redis {address}에 비밀번호 없이 접속할 수 있습니다. 클러스터 모드에서는 이런 Redis로 시작하지 않습니다: "
+                      "ACL 사용자와 비밀번호를 설정하세요 (docs/RUNBOOK.md).\n"
+                      "Redis at {address} accepts connections without a password. Refusing to start in cluster mode: "
+                      "configure ACL users with passwords (docs/RUNBOOK.md).")
+
+
+def accepts_anonymous(host: str, port: int, timeout: float = 3.0) -> bool:
+    """True when a client with no credentials gets an answer to PING (an open Redis)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        reply = sock.recv(256)
+    return reply.startswith(b"+PONG")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m conf.acl", description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", action="store_true", help=f"regenerate {JSON_PATH.name} for Ansible")
+    group.add_argument("--check", action="store_true", help="exit 1 when the JSON for Ansible is stale")
+    group.add_argument("--print", nargs="+", metavar="ROLE=PASSWORD", help="print the ACL file for these passwords")
+    parser.add_argument("--prefix", default="nugo")
+    args = parser.parse_args(argv)
+    if args.write:
+        JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
+        JSON_PATH.write_text(acl_json_text(), encoding="utf-8")
+        print(f"wrote {JSON_PATH}")
+        return 0
+    if args.check:
+        current = JSON_PATH.read_text(encoding="utf-8") if JSON_PATH.exists() else ""
+        if current != acl_json_text():
+            print(f"{JSON_PATH} is stale: run python3 -m conf.acl --write", file=sys.stderr)
+            return 1
+        return 0
+    passwords = dict(item.split("=", 1) for item in args.print)
+    sys.stdout.write(render_acl(passwords, args.prefix))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The Redis ACL table (conf/acl.py): loaded by a real redis-server, nothing dangerous given, Ansible's copy current."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+import redis
+
+from conf import acl
+from conf.embedded_redis import free_port, redis_server_binary
+
+POLL = 0.05  # seconds between two looks at a condition being waited for
+PASSWORDS = {role: f"pw-{role}-0123456789" for role in acl.ROLES}
+
+
+@pytest.fixture(scope="module")
+def acl_server(tmp_path_factory):
+    """A redis-server that loads the rendered ACL file (with two passwords for the crawler: rotation)."""
+    tmp = tmp_path_factory.mktemp("acl")
+    passwords = {**PASSWORDS, "crawler": [PASSWORDS["crawler"], "old-crawler-password"]}
+    (tmp / "users.acl").write_text(acl.render_acl(passwords, "nugo"))
+    port = free_port()
+    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--aclfile", str(tmp / "users.acl"), "--dir", str(tmp), "--logfile", str(tmp / "log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    admin = redis.Redis(port=port, username="admin", password=PASSWORDS["admin"], socket_timeout=5)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            admin.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis-server refused the ACL file: {(tmp / 'log').read_text()[-800:]}")
+            time.sleep(POLL)
+    yield port, admin
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_ansible_reads_a_current_copy_of_the_table():
+    assert acl.JSON_PATH.read_text(encoding="utf-8") == acl.acl_json_text(), "run: python3 -m conf.acl --write"
+
+
+def test_every_role_is_limited_to_the_prefix_and_named_commands():
+    for role in acl.ROLES:
+        rule = acl.role_rule(role, "nugo")
+        if role == "admin":
+            continue
+        keys = [part for part in rule.split() if "~" in part]
+        assert keys and all(k.split("~", 1)[1].startswith("nugo:") for k in keys), (role, keys)
+        assert "+@" not in rule and "allkeys" not in rule and "allchannels" not in rule and "-@all" in rule
+
+
+def test_the_server_loads_the_file_and_the_default_user_is_off(acl_server):
+    port, admin = acl_server
+    users = {line.split()[1]: line for line in (u if isinstance(u, str) else u.decode() for u in admin.acl_list())}
+    assert set(users) == set(acl.ROLES) | {"default"}
+    assert " off " in users["default"]
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, socket_timeout=5, protocol=2).get("nugo:active")
+
+
+def test_no_role_but_admin_may_run_an_administrative_command(acl_server):
+    _, admin = acl_server
+    for role in acl.ROLES:
+        for command in acl.FORBIDDEN:
+            args = command.split("|") + {"config": ["get", "x"], "acl": ["list"], "keys": ["*"], "debug": ["help"],
+                                         "module": ["list"], "migrate": ["h", "1", "k", "0", "1"],
+                                         "replicaof": ["no", "one"], "slaveof": ["no", "one"],
+                                         "swapdb": ["0", "1"], "client|kill": ["1.2.3.4:5"]}.get(command, [])
+            reply = admin.execute_command("ACL", "DRYRUN", role, *args)
+            allowed = reply in (b"OK", "OK")
+            assert allowed == (role == "admin"), (role, command, reply)
+
+
+def test_rotation_accepts_both_passwords_and_nothing_else(acl_server):
+    port, _ = acl_server
+    for password in (PASSWORDS["crawler"], "old-crawler-password"):
+        assert redis.Redis(port=port, username="crawler", password=password, socket_timeout=5).ping()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, username="crawler", password=PASSWORDS["web"], socket_timeout=5).ping()
+
+
+def test_the_password_never_appears_in_the_file():
+    text = acl.render_acl(PASSWORDS)
+    assert not any(p in text for p in PASSWORDS.values())
+    with pytest.raises(ValueError):
+        acl.render_acl({**PASSWORDS, "web": ""})
+
+
+def test_an_open_redis_is_detected(acl_server, tmp_path):
+    port, _ = acl_server
+    assert not acl.accepts_anonymous("127.0.0.1", port)
+    open_port = free_port()
+    proc = subprocess.Popen([redis_server_binary(), "--port", str(open_port), "--bind", "127.0.0.1", "--save", "",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert acl.accepts_anonymous("127.0.0.1", open_port)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(POLL)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "비밀번호" in acl.OPEN_REDIS_MESSAGE and "without a password" in acl.OPEN_REDIS_MESSAGE
