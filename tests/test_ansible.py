@@ -18,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,7 +87,10 @@ class Deployment:
         # one throwaway system user per host: the two hosts share this machine's /etc/passwd
         self.users = {"head": self.user, "w1": self.user + "w"}
         self.passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
-        self.roots = {"head": tmp / "root-head", "w1": tmp / "root-w1"}
+        # scratch roots the throwaway users can traverse (pytest's own folders are private to root)
+        self.scratch = Path(tempfile.mkdtemp(prefix="nugo-ansible-"))
+        self.scratch.chmod(0o755)
+        self.roots = {"head": self.scratch / "root-head", "w1": self.scratch / "root-w1"}
         self.seconds: list[float] = []
 
     def host_vars(self, host: str) -> dict:
@@ -100,7 +104,7 @@ class Deployment:
             "nugo_common_conf_dir": f"{root}/etc/nugo", "nugo_common_data_dir": f"{root}/var/lib/nugo",
             "nugo_common_unit_dir": f"{root}/etc/systemd/system",
             "nugo_common_sites_src": f"{ROOT}/conf/sites/farm/", "nugo_common_subscriptions_src": f"{ROOT}/conf/subscriptions.yaml",
-            "nugo_common_redis_host": HEAD,
+            "nugo_common_redis_host": HEAD, "nugo_common_cli_wrapper": f"{root}/usr/local/bin/nugo-as",
             "nugo_redis_install_package": False, "nugo_redis_user": user, "nugo_redis_group": user,
             "nugo_redis_conf_dir": f"{root}/etc/redis", "nugo_redis_data_dir": f"{root}/var/lib/redis",
             "nugo_redis_log_file": f"{root}/redis.log", "nugo_redis_pid_file": f"{root}/redis.pid",
@@ -138,10 +142,10 @@ class Deployment:
         env.update({f"NUGO_REDIS_PASSWORD_{role.upper()}": pw for role, pw in self.passwords.items()})
         return env
 
-    def playbook(self, *extra: str) -> tuple[str, dict]:
+    def playbook(self, *extra: str, playbook: str = "site.yml") -> tuple[str, dict]:
         argv = [shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook"),
                 "-i", str(self.tmp / "hosts.yml"), "--forks", "1",  # both hosts are this one machine: one at a time
-                str(ANSIBLE / "site.yml"), *extra]
+                str(ANSIBLE / playbook), *extra]
         started = time.monotonic()
         result = self.net.run_in("head", argv, env=self.env(), cwd=ANSIBLE, timeout=600, check=False)
         output = result.stdout + result.stderr
@@ -150,10 +154,24 @@ class Deployment:
         assert result.returncode == 0, output[-6000:]
         return output, _recap(output)
 
+    def rotate(self) -> None:
+        """The runbook's password rotation on the head: a new crawler password first, the old one kept;
+        step 2 with the vault's variable (here an extra-vars file), step 3 with the rolling update."""
+        self.old_crawler, self.new_crawler = self.passwords["crawler"], secrets.token_urlsafe(18)
+        vault = {"vault_nugo_redis_passwords": {**{r: [pw] for r, pw in self.passwords.items()},
+                                                "crawler": [self.new_crawler, self.old_crawler]}}
+        path = self.tmp / "vault.yml"
+        path.write_text(yaml.safe_dump(vault))
+        path.chmod(0o600)
+        self.acl_output, self.acl_recap = self.playbook("--limit", "nugo_head", "--tags", "nugo_redis_acl", "-e", f"@{path}")
+        self.rolling_output, self.rolling_recap = self.playbook("--limit", "head", "-e", f"@{path}",
+                                                                playbook="rolling-update.yml")
+
     def cleanup(self) -> None:
         for user in self.users.values():
             subprocess.run(["userdel", user], capture_output=True)
             subprocess.run(["groupdel", user], capture_output=True)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +191,8 @@ def deployed(tmp_path_factory):
             run.check_output, run.check_recap = run.playbook("--check", "--diff")
             run.first_output, run.first_recap = run.playbook()
             run.second_output, run.second_recap = run.playbook()
+            run.snapshot = {p: p.read_text() for p in run.scratch.rglob("*") if p.suffix in (".acl", ".env")}
+            run.rotate()
             yield run
         finally:
             run.cleanup()
@@ -208,7 +228,7 @@ def test_credentials_are_readable_by_root_and_the_service_user_only(deployed):
     conf = deployed.roots["head"] / "etc" / "nugo"
     for role in ("crawler", "indexer", "web", "scheduler"):
         path = conf / "env" / f"{role}.env"
-        text = path.read_text()
+        text = deployed.snapshot[path]  # as the apply left it (a rotation test changes it later)
         assert f"NUGO_REDIS_URL=redis://{role}@{HEAD}:6379/0" in text
         assert f"NUGO_REDIS_PASSWORD={deployed.passwords[role]}" in text
         assert path.stat().st_mode & 0o777 == 0o640 and path.stat().st_uid == 0
@@ -218,7 +238,7 @@ def test_credentials_are_readable_by_root_and_the_service_user_only(deployed):
 
 
 def test_the_rendered_acl_file_is_the_one_conf_acl_renders(deployed):
-    rendered = (deployed.roots["head"] / "etc" / "redis" / "users.acl").read_text()
+    rendered = deployed.snapshot[deployed.roots["head"] / "etc" / "redis" / "users.acl"]
     assert rendered == render_acl({role: [pw] for role, pw in deployed.passwords.items()}, "nugo")
 
 
@@ -321,3 +341,30 @@ def test_the_rendered_nginx_site_passes_nginx_t(deployed):
                     f"events {{}}\nhttp {{\n  access_log off;\n  include {site};\n}}\n")
     result = deployed.net.run_in("head", [nginx, "-t", "-q", "-c", str(main), "-p", str(deployed.tmp)], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nugo_as_runs_a_command_as_the_service_user_with_a_roles_credentials(deployed):
+    wrapper = deployed.roots["w1"] / "usr" / "local" / "bin" / "nugo-as"
+    result = deployed.net.run_in("head", [str(wrapper), "crawler", "check-config"], env=os.environ.copy(), check=False)
+    can_run_python = subprocess.run(["runuser", "-u", deployed.users["w1"], "--", sys.executable, "-c", "pass"],
+                                    capture_output=True).returncode == 0
+    if can_run_python:
+        assert result.returncode == 0 and "설정 정상" in result.stdout, result.stdout + result.stderr
+    else:  # this machine's Python lives under a folder private to root (pyenv in /root): the user gets as far as exec
+        venv_nugo = deployed.roots["w1"] / "opt" / "nugo" / "venv" / "bin" / "nugo"
+        assert result.stderr.strip() == f"runuser: failed to execute {venv_nugo}: Permission denied", result.stderr
+    refused = deployed.net.run_in("head", [str(wrapper), "scheduler", "check-config"], env=os.environ.copy(), check=False)
+    assert refused.returncode == 2 and "usage" in refused.stderr  # a worker PC has the crawler's credentials only
+
+
+def test_password_rotation_as_in_the_runbook(deployed, capsys):
+    with capsys.disabled():
+        print(f"\n[ansible] rotation: --tags nugo_redis_acl {deployed.acl_recap}; rolling-update {deployed.rolling_recap}")
+    assert deployed.acl_recap["head"]["changed"] == 1 and deployed.acl_recap["head"]["failed"] == 0
+    acl_file = (deployed.roots["head"] / "etc" / "redis" / "users.acl").read_text()
+    assert acl_file == render_acl({**{r: [pw] for r, pw in deployed.passwords.items()},
+                                   "crawler": [deployed.new_crawler, deployed.old_crawler]}, "nugo")
+    env = (deployed.roots["head"] / "etc" / "nugo" / "env" / "crawler.env").read_text()
+    assert f"NUGO_REDIS_PASSWORD={deployed.new_crawler}\n" in env and deployed.old_crawler not in env
+    assert deployed.rolling_recap["head"]["failed"] == 0
+    assert deployed.new_crawler not in deployed.acl_output + deployed.rolling_output
