@@ -368,3 +368,36 @@ def test_password_rotation_as_in_the_runbook(deployed, capsys):
     assert f"NUGO_REDIS_PASSWORD={deployed.new_crawler}\n" in env and deployed.old_crawler not in env
     assert deployed.rolling_recap["head"]["failed"] == 0
     assert deployed.new_crawler not in deployed.acl_output + deployed.rolling_output
+
+
+def test_the_runbooks_vault_steps_and_placeholders_are_refused(tmp_path):
+    """Runbook section 1, steps 2-4 as a new user types them: copy the example inventory and the vault
+    example, encrypt it; the play then refuses the placeholders with its Korean/English message."""
+    prod = tmp_path / "ansible"
+    shutil.copytree(ANSIBLE, prod, ignore=shutil.ignore_patterns("roles"))
+    (prod / "roles").symlink_to(ANSIBLE / "roles")
+    shutil.copytree(prod / "inventory" / "example", prod / "inventory" / "prod")
+    (prod / "inventory" / "prod" / "group_vars" / "all").mkdir(parents=True)
+    vault = prod / "inventory" / "prod" / "group_vars" / "all" / "vault.yml"
+    shutil.copy(prod / "vault.example.yml", vault)
+    secret = tmp_path / "vault-pass"
+    secret.write_text(secrets.token_urlsafe(16))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(prod / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = {k: v for k, v in env.items() if not k.startswith("NUGO_REDIS_PASSWORD_")}
+    bindir = Path(_tool("ansible-playbook")).parent
+    subprocess.run([str(bindir / "ansible-vault"), "encrypt", "--vault-password-file", str(secret), str(vault)],
+                   check=True, capture_output=True, env=env, cwd=prod)
+    assert vault.read_text().startswith("$ANSIBLE_VAULT;")
+    inventory = json.loads(subprocess.run(
+        [str(bindir / "ansible-inventory"), "-i", "inventory/prod", "--vault-password-file", str(secret), "--list"],
+        check=True, capture_output=True, text=True, env=env, cwd=prod).stdout)
+    assert set(inventory["nugo_head"]["hosts"]) == {"pc1"} and len(inventory["nugo_workers"]["hosts"]) == 4
+    pc1 = inventory["_meta"]["hostvars"]["pc1"]
+    assert pc1["vault_nugo_redis_passwords"]["crawler"] == ["CHANGE-ME"]
+    # The first task refuses the placeholders, before anything is installed (pc1 made local for the test).
+    result = subprocess.run([_tool("ansible-playbook"), "-i", "inventory/prod", "--vault-password-file", str(secret),
+                             "--limit", "pc1", "-e", "ansible_connection=local", "-e", f"ansible_python_interpreter={sys.executable}",
+                             "--check", "site.yml"], capture_output=True, text=True, env=env, cwd=prod, timeout=300)
+    assert result.returncode != 0
+    assert "비밀번호가 없거나 너무 짧습니다" in result.stdout and "No usable password for Redis ACL user" in result.stdout
+    assert "CHANGE-ME" not in result.stdout  # no_log: even a placeholder is not printed
