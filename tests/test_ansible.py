@@ -103,7 +103,7 @@ class Deployment:
             "nugo_common_wheel": str(self.wheel), "nugo_common_pip_extra_args": "--no-index",
             "nugo_common_conf_dir": f"{root}/etc/nugo", "nugo_common_data_dir": f"{root}/var/lib/nugo",
             "nugo_common_unit_dir": f"{root}/etc/systemd/system",
-            "nugo_common_sites_src": f"{ROOT}/conf/sites/farm/", "nugo_common_subscriptions_src": f"{ROOT}/conf/subscriptions.yaml",
+            "nugo_common_sites_src": f"{self.tmp}/sites/", "nugo_common_subscriptions_src": f"{ROOT}/conf/subscriptions.yaml",
             "nugo_common_redis_host": HEAD, "nugo_common_cli_wrapper": f"{root}/usr/local/bin/nugo-as",
             "nugo_redis_install_package": False, "nugo_redis_user": user, "nugo_redis_group": user,
             "nugo_redis_conf_dir": f"{root}/etc/redis", "nugo_redis_data_dir": f"{root}/var/lib/redis",
@@ -128,6 +128,10 @@ class Deployment:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                         str(self.tmp / "dist"), str(src)], check=True, capture_output=True, timeout=300)
         self.wheel = next((self.tmp / "dist").glob("nugo-*.whl"))
+        # a few sites: the copy module copies file by file, and the farm's 39 would double the run time
+        (self.tmp / "sites").mkdir()
+        for site in ("seoul", "seoul-press", "daejeon"):
+            shutil.copy(ROOT / "conf" / "sites" / "farm" / f"{site}.yaml", self.tmp / "sites")
         inventory = {"nugo": {"children": {
             "nugo_head": {"hosts": {"head": self.host_vars("head")}},
             "nugo_workers": {"hosts": {"w1": self.host_vars("w1")}}}}}
@@ -401,3 +405,24 @@ def test_the_runbooks_vault_steps_and_placeholders_are_refused(tmp_path):
     assert result.returncode != 0
     assert "비밀번호가 없거나 너무 짧습니다" in result.stdout and "No usable password for Redis ACL user" in result.stdout
     assert "CHANGE-ME" not in result.stdout  # no_log: even a placeholder is not printed
+
+
+def test_the_head_wakes_the_workers_with_magic_packets(deployed):
+    """The rendered nugo-wake script, run on the head, broadcasts Wake-on-LAN packets for w1's MAC."""
+    import socket
+
+    def listen():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("0.0.0.0", 9))
+        sock.settimeout(10)
+        return sock
+
+    sock = deployed.net.call_in("head", listen)  # the head's own broadcasts come back to it
+    try:
+        script = deployed.roots["head"] / "usr" / "local" / "bin" / "nugo-wake"
+        result = deployed.net.run_in("head", [str(script)], env=os.environ.copy())
+        packets = [sock.recvfrom(200)[0] for _ in range(3)]
+    finally:
+        sock.close()
+    assert "00:00:5e:00:53:11" in result.stdout
+    assert packets == [b"\xff" * 6 + bytes.fromhex("00005e005311") * 16] * 3
