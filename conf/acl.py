@@ -48,7 +48,10 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
 
 CHANNELS: dict[str, tuple[str, ...]] = {
     "frontier": (f"{P}:events",),   # run_end / run_failed events published by the frontier's Lua
-    "celery": (f"{P}:celery:*",),   # kombu's fanout (pidbox, events) channels, prefixed like its keys
+    # kombu's fanout channels (control broadcasts, events), prefixed like its keys. kombu listens with
+    # PSUBSCRIBE, and Redis lets a user PSUBSCRIBE only to a pattern literally equal to one of its own:
+    # the exact patterns of Celery's fanout exchanges on database 0 are listed.
+    "celery": (f"{P}:celery:*", f"{P}:celery:/0.celery.pidbox", f"{P}:celery:/0.celeryev/*"),
     "all": ("*",),
 }
 
@@ -61,11 +64,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
                  "hincrby", "hincrbyfloat", "llen", "lpush", "rpush", "lpop", "lrange", "ltrim", "zadd", "zrange",
                  "zrem", "zcard", "zscore", "sadd", "sismember", "xadd", "publish"),
     # kombu's Redis transport (lists as queues, unacked hash + index, bindings sets, fanout pub/sub,
-    # its Lua binding scripts and redis-py's Lock)
+    # its Lua binding scripts and redis-py's Lock) and Celery's Redis result backend (results with
+    # SETEX, MGET, chord counters with INCR)
     "celery": ("time", "brpop", "lpush", "rpush", "rpop", "llen", "lrange", "hset", "hget", "hdel", "hlen", "sadd",
                "srem", "smembers", "zadd", "zrange", "zrangebyscore", "zrem", "del", "exists", "set", "get",
                "pexpire", "expire", "watch", "unwatch", "multi", "exec", "discard", "publish", "subscribe",
-               "psubscribe", "unsubscribe", "punsubscribe"),
+               "psubscribe", "unsubscribe", "punsubscribe", "setex", "mget", "incr", "incrby"),
     "notifier": ("hget", "hset", "hdel", "hsetnx", "hmget", "zadd", "zrange", "zrevrange", "zcard", "sadd", "srem",
                  "del", "multi", "exec", "discard"),
     "notifier_read": ("hget", "hmget", "zrange", "zrevrange", "zcard"),

@@ -109,3 +109,32 @@ def test_an_open_redis_is_detected(acl_server, tmp_path):
         proc.terminate()
         proc.wait(10)
     assert "비밀번호" in acl.OPEN_REDIS_MESSAGE and "without a password" in acl.OPEN_REDIS_MESSAGE
+
+
+@pytest.mark.parametrize("role", ["crawler", "indexer", "scheduler"])
+def test_celery_runs_under_each_role_that_runs_celery(acl_server, role):
+    """A real Celery worker, task, result, broadcast ping and inspect through the role's ACL user, with
+    broker and result keys under {prefix}:celery: (kombu's global_keyprefix), as the deployment sets it."""
+    from celery import Celery
+    from celery.contrib.testing.worker import start_worker
+    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping, used by start_worker
+
+    port, admin = acl_server
+    url = f"redis://{role}:{PASSWORDS[role]}@127.0.0.1:{port}/0"
+    app = Celery(f"acl-{role}", broker=url, backend=url)
+    prefix = {"global_keyprefix": "nugo:celery:"}
+    app.conf.update(broker_transport_options=prefix, result_backend_transport_options=prefix,
+                    worker_hijack_root_logger=False, task_default_queue="crawl")
+
+    @app.task(name=f"add_numbers_{role}")
+    def add(a, b):
+        return a + b
+
+    admin.acl_log_reset()
+    with start_worker(app, queues=["crawl"], pool="solo", loglevel="WARNING", perform_ping_check=True):
+        assert add.delay(2, 3).get(timeout=20) == 5
+        assert app.control.ping(timeout=3)
+        assert app.control.inspect(timeout=3).active() is not None
+    denied = [e for e in admin.acl_log(count=50) if e.get("username") == role and e.get("reason") != "auth"]
+    assert not denied, denied
+    assert all(k.startswith(b"nugo:celery:") for k in admin.scan_iter(count=1000))
