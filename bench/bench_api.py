@@ -7,7 +7,7 @@
 Synthetic items (tests.synthetic: staff directories, press-release-like posts with title ~25-30
 and body 300-800 characters) are XADDed to a private redis-server as the crawler does, and indexed
 by the real writer (index.writer.consume, staff run_end -> snapshots). Then the real web service
-starts (`python -m workers.serve`, gunicorn, 2 workers x 4 threads) and one HTTP client sends a
+starts (`python -m web.serve`, gunicorn, 2 workers x 4 threads) and one HTTP client sends a
 fixed query list to `/api/search` (staff) and `/api/posts` (posts), one page of 50 rows with the
 exact total. Pass 1 runs on a fresh worker (nothing cached: every long word of a post query is
 checked as a substring of every candidate); passes 2..N are the steady state (a keep-alive
@@ -165,7 +165,7 @@ def start_server(work: Path, data_dir: Path, workers: int, threads: int) -> tupl
                     encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUGO_")}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "workers.serve", "--conf", str(conf), "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "web.serve", "--conf", str(conf), "--port", "0",
                              "--workers", str(workers), "--threads", str(threads)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = None

@@ -3,7 +3,7 @@
     python3 bench/bench_feeds.py --officials 1000 --alerts 50 --requests 1000
 
 Records `--alerts` alerts for each of `--officials` officials in a private redis-server, starts
-`python -m workers.serve`, then fetches random officials' RSS feeds (200) and re-fetches them with
+`python -m web.serve`, then fetches random officials' RSS feeds (200) and re-fetches them with
 their ETag (304), sequentially from one client, after a warm-up.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
         tokens = list(make_data(tmp, server.client(), args.officials, args.alerts).values())
         (tmp / "cluster.yaml").write_text(f"data_dir: {tmp}\nsubscriptions: subs.yaml\n", encoding="utf-8")
         env = {**os.environ, "NUGO_REDIS_URL": server.url}
-        proc = subprocess.Popen([sys.executable, "-m", "workers.serve", "--conf", str(tmp / "cluster.yaml"),
+        proc = subprocess.Popen([sys.executable, "-m", "web.serve", "--conf", str(tmp / "cluster.yaml"),
                                  "--host", "127.0.0.1", "--port", "0"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         url = None

@@ -2,7 +2,8 @@
 
 Every role connects as its own Redis user (`redis://crawler@head:6379/0`, password from
 NUGO_REDIS_PASSWORD). A role gets named commands only (never a broad category), and keys and
-channels under the cluster prefix only. Redis 7 checks the commands a Lua script calls, and the
+channels under the cluster prefix only; the keys it may write follow the `owner` column of the one
+key table (conf/keys.py), so a key added there reaches the roles of the modules that write it. Redis 7 checks the commands a Lua script calls, and the
 keys it touches, against the calling user, so a role's commands include those its scripts run.
 
 Ansible does not keep a copy of these rules: `python3 -m conf.acl --write` renders them into
@@ -18,31 +19,49 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import socket
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from conf.keys import TABLE
+
 P = "{prefix}"  # replaced by the cluster's key_prefix when rendered
 
-# --- key groups: (pattern, access) with access "rw" or "r" --------------------------------------
+
+def _glob(pattern: str) -> str:
+    """A conf.keys pattern ("run:{run_id}:site") as an ACL glob under the prefix ("{prefix}:run:*:site")."""
+    return f"{P}:" + re.sub(r"\{[a-z_]+\}", "*", pattern)
+
+
+def _owned(*owners: str, also: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """Keys of the one key table (conf/keys.py) written by these modules, plus named ones, read-write."""
+    wanted = set(owners)
+    patterns = [_glob(k.pattern) for k in TABLE
+                if k.type != "channel" and wanted & {o.strip() for o in k.owner.split(",")}]
+    patterns += [_glob(name) for name in also]
+    return tuple((pattern, "rw") for pattern in dict.fromkeys(patterns))
+
+
+# --- key groups: (pattern, access) with access "rw" or "r". Writes follow the key table's `owner`
+# column: a role may write the keys of the modules it runs. Every role may read under the prefix
+# (status, heartbeats and run records are read by several of them); nothing outside the prefix.
+CRAWL_OWNERS = ("crawlers.frontier", "crawlers.spider", "crawlers.politeness", "crawlers.seed", "workers.tasks",
+                "workers.cli")
+NOTIFY_OWNERS = ("notifier.store", "notifier.digest", "notifier.subscription", "notifier.operator")
 KEYS: dict[str, tuple[tuple[str, str], ...]] = {
-    # crawlers/frontier.py, frontier_lua.py, politeness.py, robots.py, spider.py, seed.py ("sending" itself is
-    # never written, but the send gate passes it as KEYS[1], and Redis checks declared keys too)
-    "frontier": tuple((f"{P}:{name}", "rw") for name in (
-        "run:*", "active", "site:*", "q:*", "delayed:*", "ready", "next", "poison", "counters", "inflight",
-        "deadlines", "workers", "attempts", "intervals", "items", "sending", "sending:*", "done", "robots:*",
-        "collected:*", "validators:*")),
-    # Celery broker (kombu global_keyprefix "{prefix}:celery:"); the scheduler's lock and schedule
-    "celery": ((f"{P}:celery:*", "rw"),),
-    "scheduler": ((f"{P}:scheduler:*", "rw"),),
-    # notifier/store.py, subscription.py, digest.py
-    "notifier": ((f"{P}:notifier:*", "rw"), (f"{P}:feed_tokens", "rw"), (f"{P}:feed_tokens:*", "rw")),
-    "notifier_read": ((f"{P}:notifier:*", "r"), (f"{P}:feed_tokens", "r"), (f"{P}:feed_tokens:*", "r")),
-    # index/writer.py, index/runs.py: the item stream (consumer group "indexer"), run hashes, site flags
-    "index": ((f"{P}:items", "rw"), (f"{P}:flags", "rw"), (f"{P}:run:*", "r")),
-    # status: read anything under the prefix
-    "status": ((f"{P}:*", "r"),),
+    # the frontier, its Lua scripts and the send gate ("sending" itself is never written, but the
+    # send gate passes it as KEYS[1], and Redis checks declared keys too)
+    "frontier": _owned(*CRAWL_OWNERS, also=("sending",)),
+    "celery": _owned("kombu (Celery)"),               # broker keys under {prefix}:celery: (global_keyprefix)
+    "scheduler": _owned("workers.beat"),               # the scheduler's lock and last slots
+    "notifier": _owned(*NOTIFY_OWNERS),
+    "heartbeat": _owned("conf.heartbeat"),             # every process announces itself
+    "visits": _owned("visits.tokens", also=("config:problems",)),  # the web service's own writes
+    # the index writer: the item stream (consumer group "indexer", trimmed by it) and site flags
+    "index": _owned("index.runs", also=("items",)),
+    "read": ((f"{P}:*", "r"),),
     "all": (("*", "rw"),),
 }
 
@@ -58,48 +77,46 @@ CHANNELS: dict[str, tuple[str, ...]] = {
 # --- command groups ---------------------------------------------------------------------------
 COMMANDS: dict[str, tuple[str, ...]] = {
     "connection": ("auth", "hello", "ping", "select", "echo"),
+    # reads (every role; SCAN lists heartbeats by pattern, never KEYS)
+    "read": ("time", "get", "mget", "exists", "hget", "hmget", "hgetall", "hvals", "hkeys", "hlen", "hexists", "lrange",
+             "llen", "zrange", "zrevrange", "zrangebyscore", "zcard", "zscore", "smembers", "sismember", "scard",
+             "xrange", "xlen", "xinfo|groups", "xinfo|stream", "xpending", "scan"),
     # redis-py's Script: EVALSHA, falling back to SCRIPT LOAD (SCRIPT EXISTS in pipelines)
     "scripting": ("eval", "evalsha", "script|load", "script|exists"),
-    "frontier": ("time", "get", "set", "del", "exists", "hget", "hset", "hdel", "hgetall", "hvals", "hlen", "hmget",
-                 "hincrby", "hincrbyfloat", "llen", "lpush", "rpush", "lpop", "lrange", "ltrim", "zadd", "zrange",
-                 "zrem", "zcard", "zscore", "sadd", "sismember", "xadd", "publish"),
-    # kombu's Redis transport (lists as queues, unacked hash + index, bindings sets, fanout pub/sub,
-    # its Lua binding scripts and redis-py's Lock) and Celery's Redis result backend (results with
-    # SETEX, MGET, chord counters with INCR)
-    "celery": ("time", "brpop", "lpush", "rpush", "rpop", "llen", "lrange", "hset", "hget", "hdel", "hlen", "sadd",
-               "srem", "smembers", "zadd", "zrange", "zrangebyscore", "zrem", "del", "exists", "set", "get",
-               "pexpire", "expire", "watch", "unwatch", "multi", "exec", "discard", "publish", "subscribe",
-               "psubscribe", "unsubscribe", "punsubscribe", "setex", "mget", "incr", "incrby"),
-    "notifier": ("hget", "hset", "hdel", "hsetnx", "hmget", "zadd", "zrange", "zrevrange", "zcard", "sadd", "srem",
-                 "del", "multi", "exec", "discard"),
-    "notifier_read": ("hget", "hmget", "zrange", "zrevrange", "zcard"),
-    "index": ("xreadgroup", "xack", "xautoclaim", "xgroup|create", "xinfo|groups", "xinfo|stream", "xlen", "xtrim",
-              "xrange", "xpending", "hget", "hset", "hdel"),
-    "status": ("info", "xlen", "xinfo|groups", "xinfo|stream", "xrange", "hget", "hgetall", "hvals", "hlen", "hmget",
-               "lrange", "llen", "zcard", "zrange", "get", "exists"),
+    # writes of the data types the product uses, transactions (redis-py pipelines, kombu's WATCH)
+    "write": ("set", "setex", "getdel", "del", "expire", "pexpire", "incr", "incrby", "hset", "hsetnx", "hdel",
+              "hincrby", "hincrbyfloat", "lpush", "rpush", "lpop", "rpop", "ltrim", "sadd", "srem", "zadd", "zrem",
+              "xadd", "publish", "multi", "exec", "discard", "watch", "unwatch"),
+    # kombu's Redis transport: blocking pops and fanout pub/sub
+    "celery": ("brpop", "subscribe", "psubscribe", "unsubscribe", "punsubscribe"),
+    # the index writer's consumer group on the item stream
+    "index": ("xreadgroup", "xack", "xautoclaim", "xgroup|create", "xtrim"),
+    # memory figures for status, /healthz and the housekeeping checks
+    "status": ("info",),
 }
 
 # --- roles --------------------------------------------------------------------------------------
 # Each role: the groups of keys, channels and commands it is given. The crawler runs the crawl
-# workers and, on every PC, the Celery workers of the crawl and notify queues (seeding, finishing
-# runs, e-mail digests), so it has what both need.
+# workers and, on every PC, the Celery workers of the crawl, notify and housekeeping queues
+# (seeding, finishing runs, digests, operator checks), so it has what both need.
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
-    "crawler": {"keys": ("frontier", "celery", "notifier"), "channels": ("frontier", "celery"),
-                "commands": ("connection", "scripting", "frontier", "celery", "notifier")},
-    "indexer": {"keys": ("index", "notifier", "celery"), "channels": ("celery",),
-                "commands": ("connection", "scripting", "index", "notifier", "celery")},
-    "web": {"keys": ("notifier_read",), "channels": (),
-            "commands": ("connection", "notifier_read")},
-    "scheduler": {"keys": ("frontier", "celery", "scheduler", "status"), "channels": ("frontier", "celery"),
-                  "commands": ("connection", "scripting", "frontier", "celery", "status")},
+    "crawler": {"keys": ("frontier", "celery", "notifier", "heartbeat", "read"), "channels": ("frontier", "celery"),
+                "commands": ("connection", "read", "scripting", "write", "celery", "status")},
+    "indexer": {"keys": ("index", "notifier", "celery", "heartbeat", "read"), "channels": ("celery",),
+                "commands": ("connection", "read", "scripting", "write", "celery", "index")},
+    "web": {"keys": ("visits", "heartbeat", "read"), "channels": (),
+            "commands": ("connection", "read", "scripting", "write", "status")},
+    "scheduler": {"keys": ("frontier", "celery", "scheduler", "notifier", "heartbeat", "read"),
+                  "channels": ("frontier", "celery"),
+                  "commands": ("connection", "read", "scripting", "write", "celery", "status")},
     # The operators' and Ansible's user (ACL LOAD after a password change, backups, redis-cli).
     "admin": {"keys": ("all",), "channels": ("all",), "commands": ()},
 }
 ROLE_DESCRIPTIONS = {
-    "crawler": "crawl workers and the Celery workers of the crawl/notify queues (every PC)",
+    "crawler": "crawl workers and the Celery workers of the crawl/notify/housekeeping queues (every PC)",
     "indexer": "the single index writer (Celery queue index, head PC)",
-    "web": "the web service: feeds and alerts, read only (head PC)",
-    "scheduler": "Celery beat, Celery control, seeding, nugo status (head PC)",
+    "web": "the web service: reads, its own 요있다 tokens and heartbeat (head PC)",
+    "scheduler": "Celery beat, Celery control, seeding, nugo status and nugo cancel (head PC)",
     "admin": "operators and Ansible only: every command (ACL LOAD, BGREWRITEAOF, backups)",
 }
 

@@ -12,6 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from conf.paths import private_dir
+
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "redis.json"
@@ -88,7 +90,9 @@ class EmbeddedRedis:
         return self
 
     def start(self, timeout: float = 15.0) -> "EmbeddedRedis":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # its AOF holds the feed tokens: owner only
+        for path in self.data_dir.rglob("*"):
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
         self.port = self.port or free_port()
         if self.password is None:
             self.password = secrets.token_urlsafe(24)
@@ -99,7 +103,8 @@ class EmbeddedRedis:
             "--logfile", str(self.data_dir / "redis.log"), "--requirepass", self.password,
         ]
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=lambda: os.umask(0o077))  # AOF, RDB and log: 0600
         self.pid = proc.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

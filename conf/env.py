@@ -10,6 +10,7 @@ ENV_VARS = {
     "NUGO_REDIS_PASSWORD": "password of the cluster's Redis (never written in YAML)",
     "NUGO_DATA_DIR": "overrides data_dir in cluster.yaml",
     "NUGO_FARM_PORT": "port of a running site farm, substituted for ${FARM_PORT} in site files",
+    "NUGO_SMTP_PASSWORD": "password of the SMTP user (smtp.username in cluster.yaml) for digests and operator mail",
 }
 
 
@@ -20,6 +21,7 @@ class Environment:
     redis_password: str | None
     data_dir: str | None
     farm_port: str | None
+    smtp_password: str | None = None
 
 
 def read_environment(environ: dict | None = None) -> Environment:
@@ -30,4 +32,5 @@ def read_environment(environ: dict | None = None) -> Environment:
         redis_password=env.get("NUGO_REDIS_PASSWORD") or None,
         data_dir=env.get("NUGO_DATA_DIR") or None,
         farm_port=env.get("NUGO_FARM_PORT") or None,
+        smtp_password=env.get("NUGO_SMTP_PASSWORD") or None,
     )

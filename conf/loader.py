@@ -24,6 +24,7 @@ class Cluster:
     settings: dict[str, Any]
     conf_dir: Path
     redis_password: str | None = None
+    conf_path: Path | None = None
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -35,6 +36,29 @@ class Cluster:
     def data_path(self) -> Path:
         path = Path(self.settings["data_dir"])
         return path if path.is_absolute() else PROJECT_DIR / path
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the index lives: `{data_dir}/index`."""
+        return self.data_path / "index"
+
+    @property
+    def subscriptions_path(self) -> Path:
+        """The subscriptions file or folder (`subscriptions`, relative to conf/)."""
+        path = Path(self.settings["subscriptions"])
+        return path if path.is_absolute() else self.conf_dir / path
+
+    @property
+    def public_url(self) -> str:
+        """The web service's public URL: `web.base_url`, else http(s)://host:port of cluster.yaml (never a
+        request's Host header)."""
+        web = self.settings.get("web") or {}
+        if web.get("base_url"):
+            return web["base_url"].rstrip("/")
+        host = web.get("host") or "127.0.0.1"
+        host = "localhost" if host in ("0.0.0.0", "::") else host
+        scheme = "https" if web.get("tls_cert") else "http"
+        return f"{scheme}://[{host}]:{web.get('port', 8080)}" if ":" in host else f"{scheme}://{host}:{web.get('port', 8080)}"
 
     @property
     def sites_paths(self) -> list[Path]:
@@ -75,7 +99,7 @@ def load_cluster(path: str | Path | None = None, env: Environment | None = None)
         settings["redis_url"] = env.redis_url
     if env.data_dir:
         settings["data_dir"] = env.data_dir
-    return Cluster(settings, path.resolve().parent, env.redis_password)
+    return Cluster(settings, path.resolve().parent, env.redis_password, path.resolve())
 
 
 def substitute(source: Source, variables: dict[str, str]) -> list[str]:
@@ -128,6 +152,11 @@ def site_files(dirs: list[Path]) -> list[Path]:
             raise ConfigError([f"{d}: sites folder not found"])
         files += sorted(d.glob("*.yaml"))
     return files
+
+
+def site_ids(dirs: list[Path]) -> set[str]:
+    """The ids of the sites configured in the folders (their file names), without reading the files."""
+    return {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml") if SITE_ID.fullmatch(p.stem)}
 
 
 def load_sites(dirs: list[Path] | Path, variables: dict[str, str] | None = None) -> dict[str, Site]:

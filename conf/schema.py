@@ -1,6 +1,7 @@
 """A small declarative schema: validates parsed YAML, fills defaults, reports every problem with its line."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -74,6 +75,9 @@ class Num(Spec):
     def validate(self, value, path, ctx):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and not isinstance(value, int)):
             ctx.fail(path, f"expected {'a whole number' if self.integer else 'a number'}, got {value!r}")
+            return None
+        if not math.isfinite(value):
+            ctx.fail(path, f"expected a finite number, got {value!r}")
             return None
         if self.minimum is not None and value < self.minimum:
             ctx.fail(path, f"must be at least {self.minimum}, got {value}")
@@ -166,6 +170,30 @@ class DictOf(Spec):
 
     def describe(self):
         return f"mapping of name to {self.value.describe()}"
+
+
+@dataclass
+class Mapping(Spec):
+    """A free mapping of text keys, checked as a whole by `check` (a service's own settings table)."""
+
+    help: str = ""
+    default: Any = _MISSING
+    check: Callable[[dict], str | None] | None = None
+
+    def validate(self, value, path, ctx):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            ctx.fail(path, f"expected a mapping, got {type(value).__name__}")
+            return None
+        message = self.check(value) if self.check else None
+        if message:
+            ctx.fail(path, message)
+            return None
+        return value
+
+    def describe(self):
+        return "mapping"
 
 
 @dataclass

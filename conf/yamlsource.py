@@ -8,6 +8,10 @@ from typing import Any
 import yaml
 
 
+MAX_BYTES = 1024 * 1024  # the largest configuration file read
+MAX_DEPTH = 40           # the deepest nesting of mappings and lists
+
+
 class ConfigError(Exception):
     """One or more problems in configuration files, each naming file, line and field."""
 
@@ -61,13 +65,38 @@ def _to_python(node: yaml.Node, path: tuple, lines: dict, source_path: str) -> A
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError, yaml.YAMLError) as exc:  # e.g. 2024-02-30 read as a date
+        what = "date" if node.tag.endswith(":timestamp") else "value"
+        raise ConfigError([f"{source_path}:{node.start_mark.line + 1}: {format_path(path) or '(file)'}: "
+                           f"{node.value!r} is not a valid {what} ({exc})"]) from None
     finally:
         loader.dispose()
 
 
+def _refuse_aliases(text: str, source_path: str) -> None:
+    """Aliases (*name) can make a few hundred bytes expand to gigabytes: the project's YAML never needs them.
+    Deep nesting is refused too (it would exhaust the stack)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError([f"{source_path}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                               "allowed in configuration files; write the value out"])
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError([f"{source_path}:{event.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels"])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def parse_yaml(text: str, source_path: str) -> Source:
-    """Parse YAML text; a syntax error becomes a ConfigError naming the line."""
+    """Parse YAML text; a syntax error becomes a ConfigError naming the line. Aliases, files larger than
+    MAX_BYTES and nesting deeper than MAX_DEPTH are refused."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise ConfigError([f"{source_path}:1: file larger than {MAX_BYTES // 1024} KiB: configuration files are "
+                           "small (split a large subscriptions file into one file per official)"])
     try:
+        _refuse_aliases(text, source_path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -84,6 +113,8 @@ def parse_yaml(text: str, source_path: str) -> Source:
 def read_yaml(path: str | Path) -> Source:
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError([f"{path}:1: file larger than {MAX_BYTES // 1024} KiB: configuration files are small"])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from dateutil import parser as date_parser
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from conf.timezone import SEOUL
+
 _TIME = r"(?:(?:\s*|T)(?:\(\w\))?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _PATTERNS = [
     re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일" + _TIME),

@@ -1,20 +1,22 @@
-"""Extraction as pure functions: page text + site definition -> records and further requests."""
+"""Extraction as pure functions: page text + site definition -> records and further requests.
+
+The pieces live by job: selecting and reading fields (`crawlers.fields`), pagination (`crawlers.paging`),
+records (`crawlers.records`), request dicts (`crawlers.request`); this module reads whole pages.
+"""
 from __future__ import annotations
 
-import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import lxml.html
-from parsel import Selector
+from crawlers.fields import absolute_link, extract_field, page_selector, select
+from crawlers.paging import WINDOW, list_key, paginate
+from crawlers.records import DIRECTORY_TEXT_FIELDS, post_record, stable_id, staff_record
+from crawlers.request import make_request, spec_of, start_requests
 
-from crawlers.dates import parse_date
-from crawlers.text import clean, element_text
-
-DIRECTORY_TEXT_FIELDS = ("department", "team", "position", "name", "phone", "duties", "email")
+__all__ = ["PageResult", "WINDOW", "DIRECTORY_TEXT_FIELDS", "absolute_link", "denied", "extract_field", "list_key",
+           "make_request", "page_selector", "parse_detail", "parse_list", "post_record", "spec_of", "stable_id",
+           "staff_record", "start_requests"]
 
 
 @dataclass
@@ -26,129 +28,26 @@ class PageResult:
     lists: list[dict] = field(default_factory=list)        # more list pages: pagination and follow links
     problems: list[str] = field(default_factory=list)
     row_count: int = 0
+    skipped_links: int = 0   # tel:, mailto:, javascript:, file: … links: never requests
+    denied_links: int = 0    # links matching the site's `deny` patterns
+    bounds: list[str] = field(default_factory=list)  # crawl bounds this page ran into (max_list_pages)
+    last_page: bool = False  # the page is known to be the last of its list
+    list_end: bool = False   # an empty page that ends an `until_empty` list, as it should
+    list_key: str | None = None  # set when this page set up the pagination of its list
+    empty_selectors: list[str] = field(default_factory=list)  # field specs that matched nothing on any row
 
 
-def spec_of(site: Any) -> dict:
-    return site.spec if hasattr(site, "spec") else site
+SEPARATOR_VALUE = {"xpath": "./*[self::th or self::td][1]"}  # a separator's first cell (copies of a colspan are not text)
 
 
-def make_request(url: str, method: str = "GET", formdata: dict | None = None, **meta) -> dict:
-    """A request as the JSON dict that crosses Redis."""
-    request = {"url": url, "method": method, "headers": {}, "body": "", "meta": dict(meta)}
-    if method == "POST":
-        request["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
-        request["body"] = urlencode(formdata or {})
-        request["meta"]["formdata"] = dict(formdata or {})
-    return request
+def denied(spec: dict, url: str) -> bool:
+    """Whether a URL matches one of the site's `deny` patterns (regular expressions searched in the URL)."""
+    return any(re.search(pattern, url) for pattern in spec.get("deny") or ())
 
 
-def start_requests(site: Any) -> list[dict]:
-    spec = spec_of(site)
-    return [make_request(urljoin(spec["base_url"], r["url"]), r["method"], r["formdata"], role="list", depth=0)
-            for r in spec["start"]]
+def _values(row, fields: dict, base: str) -> dict:
+    return {name: extract_field(row, f, base) for name, f in fields.items()}
 
-
-# --- selecting ---------------------------------------------------------------------------
-
-def page_selector(text: str, expand_rowspan: bool = False) -> Selector:
-    if not expand_rowspan:
-        return Selector(text=text or "<html></html>")
-    root = lxml.html.document_fromstring(text or "<html></html>")
-    for table in root.iter("table"):
-        _expand_spans(table)
-    return Selector(root=root, type="html")
-
-
-def _expand_spans(table) -> None:
-    """Copy every rowspan/colspan cell into each row and column it covers."""
-    rows = [tr for tr in table.iter("tr") if tr.getparent() is not None and _owning_table(tr) is table]
-    carried: dict[int, tuple[Any, int]] = {}  # column -> (cell, rows still covered)
-    for tr in rows:
-        cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
-        out, column, i = [], 0, 0
-        while i < len(cells) or any(col >= column for col in carried):
-            if column in carried:
-                cell, left = carried[column]
-                out.append(copy.deepcopy(cell))
-                carried[column] = (cell, left - 1)
-                if left - 1 <= 0:
-                    del carried[column]
-                column += 1
-                continue
-            if i >= len(cells):
-                break
-            cell = cells[i]
-            i += 1
-            span = _int_attr(cell, "colspan")
-            rowspan = _int_attr(cell, "rowspan")
-            for k in range(span):
-                piece = cell if k == 0 else copy.deepcopy(cell)
-                for attr in ("rowspan", "colspan"):
-                    piece.attrib.pop(attr, None)
-                out.append(piece)
-                if rowspan > 1:
-                    carried[column] = (copy.deepcopy(piece), rowspan - 1)
-                column += 1
-        for c in cells:
-            tr.remove(c)
-        for c in out:
-            tr.append(c)
-
-
-def _owning_table(tr):
-    node = tr.getparent()
-    while node is not None and node.tag != "table":
-        node = node.getparent()
-    return node
-
-
-def _int_attr(element, name: str) -> int:
-    try:
-        return max(1, int(element.get(name, "1")))
-    except ValueError:
-        return 1
-
-
-def select(sel: Selector, expression: str):
-    if expression.startswith("xpath:"):
-        return sel.xpath(expression[len("xpath:"):].strip())
-    return sel.css(expression)
-
-
-def extract_field(sel: Selector, spec: dict) -> Any:
-    """Apply one field spec (css/xpath, attr, regex, template, many, join, default) to a selector."""
-    matches = sel.css(spec["css"]) if spec.get("css") else sel.xpath(spec["xpath"])
-    values: list[str] = []
-    for match in matches:
-        root = match.root
-        if spec.get("attr"):
-            raw = root.get(spec["attr"]) if hasattr(root, "get") else None
-        elif isinstance(root, str):
-            raw = root
-        else:
-            raw = element_text(root)
-        value = clean(raw)
-        if spec.get("regex"):
-            found = re.search(spec["regex"], value)
-            if not found:
-                continue
-            groups = [found.group(0), *(g or "" for g in found.groups())]
-            value = found.group(1) if found.groups() else found.group(0)
-        else:
-            groups = [value]
-        if spec.get("template"):
-            value = spec["template"].format(*groups)
-        if value == "" and not spec.get("many"):
-            continue
-        values.append(value)
-        if not spec.get("many"):
-            break
-    if spec.get("many"):
-        return spec["join"].join(values) if spec.get("join") is not None else values
-    return values[0] if values else spec.get("default")
-
-
-# --- list pages ----------------------------------------------------------------------------
 
 def parse_list(site: Any, request: dict, text: str) -> PageResult:
     """Rows, detail links, follow links and pagination of one list page."""
@@ -159,12 +58,22 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
     result = PageResult()
     site_id = getattr(site, "id", None) or spec.get("id", "")
     seen_details: set[str] = set()
-    page_values = {name: extract_field(sel, f) for name, f in listing["page_fields"].items()}
+    page_values = _values(sel, listing["page_fields"], url)
+    group = listing.get("group_rows") or None
+    carried: Any = None
+    matched: set[str] = set()
+    depth = request["meta"].get("depth", 0)
     for index, row in enumerate(select(sel, listing["rows"])):
+        if group and row.css(group["match"]):
+            carried = extract_field(row, group["value"] or SEPARATOR_VALUE, url) or extract_field(row, {"xpath": "."})
+            continue
         if listing.get("skip") and row.css(listing["skip"]):
             continue
         values = dict(page_values)
-        values.update({name: extract_field(row, f) for name, f in listing["fields"].items()})
+        if group and carried:
+            values[group["field"]] = carried
+        values.update({k: v for k, v in _values(row, listing["fields"], url).items() if v or k not in values})
+        matched.update(name for name in listing["fields"] if values.get(name))
         missing = [name for name, f in listing["fields"].items() if f.get("required") and not values.get(name)]
         if missing:
             result.problems.append(f"{url}: row {index + 1}: required field(s) {', '.join(missing)} empty")
@@ -178,104 +87,63 @@ def parse_list(site: Any, request: dict, text: str) -> PageResult:
         if spec["kind"] == "directory":
             result.records.append(staff_record(spec, url, values, site_id))
             continue
-        link = extract_field(row, listing["detail_link"]) if listing.get("detail_link") else None
-        if link and not link.lower().startswith("javascript:"):
-            detail_url = urljoin(url, link)
-            if detail_url in seen_details:
-                continue  # the same post linked twice in one row or page (thumbnail and title)
-            seen_details.add(detail_url)
-            detail = make_request(detail_url, role="detail", depth=request["meta"].get("depth", 0) + 1)
-            result.details.append((detail, values))
-        elif link:
-            result.problems.append(f"{url}: row {index + 1}: detail link {link!r} needs a regex/template")
-        else:
-            if listing.get("detail_link"):
-                result.problems.append(f"{url}: row {index + 1}: no detail link; the post is kept with list fields only")
-            result.records.append(post_record(spec, url, values, {}, site_id))
-    depth = request["meta"].get("depth", 0) + 1
+        if listing.get("extra"):
+            values["extra"] = _values(row, listing["extra"], url)
+        if listing.get("pinned") and row.css(listing["pinned"]):
+            values["pinned"] = True
+        _detail(result, spec, listing, row, url, values, index, seen_details, depth, site_id)
+    if result.row_count:
+        result.empty_selectors = [f"list.fields.{name}" for name in listing["fields"] if name not in matched]
     if listing.get("follow"):
         for link in _as_list(extract_field(sel, {**listing["follow"], "many": True, "join": None})):
-            result.lists.append(make_request(urljoin(url, link), role="list", depth=depth))
-    result.lists += _pagination(listing.get("pagination"), sel, request, result.row_count, depth)
+            target = absolute_link(url, link)
+            if target is None:
+                result.skipped_links += 1
+            elif denied(spec, target):
+                result.denied_links += 1
+            else:
+                result.lists.append(make_request(target, role="list", depth=depth + 1))
+    paginate(result, spec, listing.get("pagination"), sel, request)
+    kept = [r for r in result.lists if not denied(spec, r["url"])]
+    result.denied_links += len(result.lists) - len(kept)
+    result.lists = kept
     return result
+
+
+def _detail(result: PageResult, spec: dict, listing: dict, row, url: str, values: dict, index: int,
+            seen: set[str], depth: int, site_id: str) -> None:
+    link = extract_field(row, listing["detail_link"]) if listing.get("detail_link") else None
+    detail_url = absolute_link(url, link)
+    if link and detail_url is None and not link.lower().startswith("javascript:"):
+        result.skipped_links += 1
+        link = None
+    if detail_url and denied(spec, detail_url):
+        result.denied_links += 1
+        detail_url, link = None, None
+    if detail_url:
+        if detail_url in seen:
+            return  # the same post linked twice in one row or page (thumbnail and title)
+        seen.add(detail_url)
+        result.details.append((make_request(detail_url, role="detail", depth=depth + 1), values))
+        return
+    if link:
+        result.problems.append(f"{url}: row {index + 1}: detail link {link!r} needs a regex/template")
+        return
+    if listing.get("detail_link"):
+        result.problems.append(f"{url}: row {index + 1}: no detail link; the post is kept with list fields only")
+    result.records.append(post_record(spec, url, values, {}, site_id))
 
 
 def _as_list(value) -> list:
     return value if isinstance(value, list) else ([value] if value else [])
 
 
-def _pagination(pagination: dict | None, sel: Selector, request: dict, rows: int, depth: int) -> list[dict]:
-    if not pagination:
-        return []
-    url = request["url"]
-    if pagination.get("next"):
-        link = extract_field(sel, pagination["next"])
-        return [make_request(urljoin(url, link), role="list", depth=depth)] if link else []
-    param = pagination.get("param")
-    if not param:
-        return []
-    page = request["meta"].get("page")
-    first = pagination.get("first", 1)
-    if pagination.get("until_empty"):
-        number = (page or first) + 1
-        return [_page_request(pagination, request, param, number, depth)] if rows else []
-    if page not in (None, first):
-        return []  # only the first page plans the others
-    last = extract_field(sel, pagination["last_page"]) if pagination.get("last_page") else None
-    digits = re.findall(r"\d+", str(last or ""))
-    if not digits:
-        return []
-    return [_page_request(pagination, request, param, n, depth) for n in range(first + 1, int(digits[-1]) + 1)]
-
-
-def _page_request(pagination: dict, request: dict, param: str, number: int, depth: int) -> dict:
-    url = request["url"]
-    if pagination.get("method") == "POST":
-        form = dict(request["meta"].get("formdata") or {})
-        form[param] = str(number)
-        return make_request(url, "POST", form, role="list", depth=depth, page=number)
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param]
-    query.append((param, str(number)))
-    return make_request(urlunsplit(parts._replace(query=urlencode(query))), role="list", depth=depth, page=number)
-
-
-# --- detail pages and records -------------------------------------------------------------
-
-def parse_detail(site: Any, text: str) -> dict:
+def parse_detail(site: Any, text: str, url: str = "") -> dict:
+    """The detail fields of a post page (and its `extra` fields under the key "extra")."""
     spec = spec_of(site)
+    detail = spec.get("detail") or {}
     sel = page_selector(text)
-    return {name: extract_field(sel, f) for name, f in ((spec.get("detail") or {}).get("fields") or {}).items()}
-
-
-def stable_id(*parts: str) -> str:
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
-
-
-def _site_fields(spec: dict, site_id: str | None) -> dict:
-    return {"site": site_id or spec.get("id", ""), "organization": spec["organization"], "region": spec["region"],
-            "org_kind": spec["org_kind"]}
-
-
-def staff_record(spec: dict, url: str, values: dict, site_id: str | None = None) -> dict:
-    record = {"type": "staff", **_site_fields(spec, site_id), "url": url}
-    for name in DIRECTORY_TEXT_FIELDS:
-        record[name] = clean(values.get(name) or "")
-    record["id"] = stable_id(record["site"], *(record[n] for n in DIRECTORY_TEXT_FIELDS))
-    return record
-
-
-def post_record(spec: dict, url: str, list_values: dict, detail_values: dict, site_id: str | None = None) -> dict:
-    values = {**{k: v for k, v in list_values.items() if v}, **{k: v for k, v in detail_values.items() if v}}
-    date = parse_date(values.get("date") if isinstance(values.get("date"), str) else None)
-    attachments = values.get("attachments") or []
-    record = {
-        "type": "post", **_site_fields(spec, site_id), "board_kind": spec.get("board_kind"), "url": url,
-        "title": clean(values.get("title")), "date": date.isoformat() if date else None,
-        "department": clean(values.get("department")), "author": clean(values.get("author")),
-        "body": clean(values.get("body")),
-        "attachments": [clean(a) for a in _as_list(attachments) if clean(a)],
-        "post_id": clean(values.get("post_id")) or url,
-    }
-    record["id"] = stable_id(record["site"], record["post_id"])
-    return record
+    values = _values(sel, detail.get("fields") or {}, url)
+    if detail.get("extra"):
+        values["extra"] = _values(sel, detail["extra"], url)
+    return values

@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 import redis
 from w3lib.url import canonicalize_url
 
+from conf.keys import Keys
 from crawlers.frontier_lua import SCRIPTS
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0   # seconds between two requests to one host, cluster-wide
 RUNS_KEPT = 50           # runs remembered per site (older run keys are deleted)
+RUNS_DETAILED = 5        # of those, the newest keep their error list and site copy
 ERRORS_KEPT = 100        # last errors kept per run
 REAP_LIMIT = 100         # expired leases requeued per lease() call
 RESERVED_STATS = {"pending", "status", "run_id", "site", "kind", "started_at", "ended_at", "reason"}
@@ -111,24 +113,23 @@ class Frontier:
                  *, max_attempts: int = 5, default_interval: float = DEFAULT_INTERVAL):
         self.client = _bytes_client(client)
         self.prefix = prefix
+        self.keys = Keys(prefix)
         self.lease_seconds = float(lease_seconds)
         self.max_attempts = int(max_attempts)
         self.default_interval = float(default_interval)
         self._scripts = {name: self.client.register_script(src) for name, src in SCRIPTS.items()}
         self._sites: dict[str, dict] = {}
 
-    def key(self, *parts: str) -> str:
-        """A key under this frontier's prefix."""
-        return ":".join((self.prefix, *parts))
-
     def _call(self, name: str, *args: Any) -> Any:
         return self._scripts[name](args=[self.prefix, *args])
 
     # runs ------------------------------------------------------------------------------
-    def start_run(self, site_id: str, site: dict, *, kind: str, run_id: str | None = None) -> str:
-        """Create a running run of a site, or return the site's run already active."""
+    def start_run(self, site_id: str, site: dict, *, kind: str, run_id: str | None = None, slot: str = "") -> str:
+        """Create a running run of a site, or return the site's run already active (or `run_id` itself when a
+        run of that id was created before: starting is idempotent)."""
         run_id = run_id or f"{site_id}-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        created, rid = self._call("start_run", site_id, run_id, kind, json.dumps(site, ensure_ascii=False), RUNS_KEPT)
+        created, rid = self._call("start_run", site_id, run_id, kind, json.dumps(site, ensure_ascii=False), RUNS_KEPT,
+                                  RUNS_DETAILED, slot)
         rid = _s(rid)
         if created:
             self._sites[rid] = site
@@ -139,7 +140,7 @@ class Frontier:
 
     def run(self, run_id: str) -> dict | None:
         """The run hash, numbers decoded; None for an unknown run."""
-        raw = self.client.hgetall(self.key("run", run_id))
+        raw = self.client.hgetall(self.keys.run(run_id))
         if not raw:
             return None
         out: dict[str, Any] = {}
@@ -151,7 +152,7 @@ class Frontier:
     def run_site(self, run_id: str) -> dict:
         """The site definition stored with the run (cached in-process)."""
         if run_id not in self._sites:
-            raw = self.client.get(self.key("run", run_id, "site"))
+            raw = self.client.get(self.keys.run_site(run_id))
             if raw is None:
                 raise UnknownRun(run_id)
             self._sites[run_id] = json.loads(raw)
@@ -159,11 +160,11 @@ class Frontier:
 
     def active_runs(self) -> list[str]:
         """Ids of the runs still running (at most one per site)."""
-        return sorted(_s(v) for v in self.client.hvals(self.key("active")))
+        return sorted(_s(v) for v in self.client.hvals(self.keys.active))
 
     def latest_runs(self, site_id: str, n: int = 5) -> list[dict]:
         """The site's last n runs, newest first."""
-        ids = [_s(r) for r in self.client.lrange(self.key("site", site_id, "runs"), 0, n - 1)]
+        ids = [_s(r) for r in self.client.lrange(self.keys.site_runs(site_id), 0, n - 1)]
         return [r for r in (self.run(rid) for rid in ids) if r]
 
     def add_stats(self, run_id: str, **increments: int | float) -> None:
@@ -178,14 +179,17 @@ class Frontier:
 
     def run_errors(self, run_id: str, n: int = ERRORS_KEPT) -> list[dict]:
         """The run's last errors, newest first."""
-        return [json.loads(e) for e in self.client.lrange(self.key("run", run_id, "errors"), 0, n - 1)]
+        return [json.loads(e) for e in self.client.lrange(self.keys.run_errors(run_id), 0, n - 1)]
 
-    def cancel_run(self, run_id: str, reason: str) -> int:
-        """Mark a running run failed and drop its queued requests; returns how many were dropped."""
-        if self._call("cancel", run_id, reason):
-            logger.warning("run %s cancelled: %s", run_id, reason)
+    def cancel_run(self, run_id: str, reason: str, status: str = "failed") -> int:
+        """End a running run (failed, or cancelled by an operator) and drop its queued requests; returns how
+        many were dropped. Its leases in flight are acknowledged as no-ops when they come back."""
+        if status not in ("failed", "cancelled"):
+            raise ValueError(f"a run ends failed or cancelled, not {status!r}")
+        if self._call("cancel", run_id, reason, status):
+            logger.warning("run %s %s: %s", run_id, status, reason)
         dropped = 0
-        for host in self.client.zrange(self.key("ready"), 0, -1):
+        for host in self.client.zrange(self.keys.ready, 0, -1):
             dropped += int(self._call("purge_host", _s(host), run_id))
         return dropped
 
@@ -206,11 +210,11 @@ class Frontier:
 
     def set_interval(self, host: str, seconds: float) -> None:
         """Politeness interval of a host for every worker of the cluster."""
-        self.client.hset(self.key("intervals"), host, repr(float(seconds)))
+        self.client.hset(self.keys.intervals, host, repr(float(seconds)))
 
     def interval(self, host: str) -> float:
         """The politeness interval in force for a host."""
-        raw = self.client.hget(self.key("intervals"), host)
+        raw = self.client.hget(self.keys.intervals, host)
         return float(raw) if raw is not None else self.default_interval
 
     def lease(self, worker: str) -> Lease | None:
@@ -221,7 +225,7 @@ class Frontier:
             if reaped:
                 logger.info("requeued %d expired leases", reaped)
             for phost, reason in poisoned:
-                logger.error("poison payload in the queue of %s moved to %s: %s", _s(phost), self.key("poison"), _s(reason))
+                logger.error("poison payload in the queue of %s moved to %s: %s", _s(phost), self.keys.poison, _s(reason))
             if not lid:
                 if not poisoned:
                     return None
@@ -231,7 +235,7 @@ class Frontier:
                 obj = json.loads(entry)
                 request = normalize_request(obj["request"])
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                logger.error("leased entry %s is not a valid request (%s): moved to %s", lid, exc, self.key("poison"))
+                logger.error("leased entry %s is not a valid request (%s): moved to %s", lid, exc, self.keys.poison)
                 self._call("reject", lid, f"invalid request: {exc}")
                 continue
             return Lease(id=lid, run_id=obj["run_id"], host=_s(host), request=request, attempt=int(attempt),
@@ -255,6 +259,14 @@ class Frontier:
         """Push a live lease's deadline to now + seconds (default lease_seconds)."""
         return bool(self._call("extend", _lease_id(lease), repr(float(seconds or self.lease_seconds))))
 
+    def release_worker(self, worker: str) -> int:
+        """Put every lease `worker` holds back at the front of its host queue, now (a clean stop);
+        returns how many. A late ack of a released lease is a no-op."""
+        n = int(self._call("release_worker", worker))
+        if n:
+            logger.info("returned %d lease(s) of %s to the queue", n, worker)
+        return n
+
     def reap(self) -> int:
         """Requeue expired leases at the front of their host queue; returns how many were handled."""
         total = 0
@@ -266,7 +278,7 @@ class Frontier:
 
     def pending(self, run_id: str) -> int:
         """Requests of the run pushed and not yet acked."""
-        return int(self.client.hget(self.key("run", run_id), "pending") or 0)
+        return int(self.client.hget(self.keys.run(run_id), "pending") or 0)
 
     def queued(self) -> int:
         """Requests waiting in all host queues (delayed ones included)."""
@@ -274,12 +286,12 @@ class Frontier:
 
     def in_flight(self) -> int:
         """Requests leased and not yet acked or reaped."""
-        return int(self.client.hlen(self.key("inflight")))
+        return int(self.client.hlen(self.keys.inflight))
 
     def poison(self) -> list[dict]:
         """What was moved aside, newest first: reason, host, at, payload (bytes, never loaded), preview."""
         out = []
-        for raw in self.client.lrange(self.key("poison"), 0, -1):
+        for raw in self.client.lrange(self.keys.poison, 0, -1):
             head, _, payload = raw.partition(b"\n")
             record = json.loads(head)
             record["payload"] = payload
@@ -289,7 +301,7 @@ class Frontier:
 
     def poisoned_count(self) -> int:
         """How many payloads were ever moved to poison."""
-        return int(self.client.hget(self.key("counters"), "poisoned") or 0)
+        return int(self.client.hget(self.keys.counters, "poisoned") or 0)
 
     # items -----------------------------------------------------------------------------
     def emit(self, run_id: str, items: list[dict]) -> None:

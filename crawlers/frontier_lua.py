@@ -48,8 +48,12 @@ local function end_run(rid, status, reason, now)
   redis.call("DEL", rk .. ":seen")
   local etype = "run_end"
   if status ~= "finished" then etype = "run_failed" end
+  -- the event carries the whole run record: the index judges the run from the stream alone (conf.wire)
+  local flat = redis.call("HGETALL", rk)
+  local run = {}
+  for i = 1, #flat, 2 do run[flat[i]] = flat[i + 1] end
   local ev = cjson.encode({type = etype, run_id = rid, site = site, status = status,
-                           kind = redis.call("HGET", rk, "kind") or "", ended_at = now})
+                           kind = redis.call("HGET", rk, "kind") or "", ended_at = now, run = run})
   redis.call("XADD", P .. ":items", "*", "type", etype, "run_id", rid, "json", ev)
   redis.call("PUBLISH", P .. ":events", ev)
 end
@@ -110,7 +114,7 @@ local function reap(now, limit, max_attempts)
 end
 """
 
-# ARGV: prefix, site_id, run_id, kind, site_json, keep
+# ARGV: prefix, site_id, run_id, kind, site_json, keep, detailed (runs that keep their errors and site copy), slot
 START_RUN = COMMON + r"""
 local site, rid = ARGV[2], ARGV[3]
 local active = redis.call("HGET", P .. ":active", site)
@@ -119,19 +123,25 @@ if active then
   redis.call("HDEL", P .. ":active", site)
 end
 local rk = run_key(rid)
-if redis.call("EXISTS", rk) == 1 then return redis.error_reply("run id " .. rid .. " exists") end
+if redis.call("EXISTS", rk) == 1 then return {0, rid} end  -- started before (a re-delivered start): nothing new
 redis.call("HSET", rk, "run_id", rid, "site", site, "kind", ARGV[4], "status", "running",
            "started_at", fmt(now_()), "pages", 0, "items", 0, "errors", 0, "bytes", 0, "retries", 0, "pending", 0)
+if ARGV[8] ~= "" then redis.call("HSET", rk, "slot", ARGV[8]) end
 redis.call("SET", rk .. ":site", ARGV[5])
 redis.call("HSET", P .. ":active", site, rid)
 local lk = P .. ":site:" .. site .. ":runs"
 redis.call("LPUSH", lk, rid)
-local keep = tonumber(ARGV[6])
+local keep, detailed = tonumber(ARGV[6]), tonumber(ARGV[7])
 for _, old in ipairs(redis.call("LRANGE", lk, keep, -1)) do
   local ok = run_key(old)
   redis.call("DEL", ok, ok .. ":site", ok .. ":errors", ok .. ":seen")
 end
 redis.call("LTRIM", lk, 0, keep - 1)
+-- older runs keep their counters only: their site copy and error lists go (memory stays bounded)
+for _, old in ipairs(redis.call("LRANGE", lk, detailed, -1)) do
+  local ok = run_key(old)
+  if redis.call("HGET", ok, "status") ~= "running" then redis.call("DEL", ok .. ":site", ok .. ":errors") end
+end
 return {1, rid}
 """
 
@@ -254,6 +264,28 @@ redis.call("ZADD", P .. ":deadlines", "XX", fmt(now_() + tonumber(ARGV[3])), ARG
 return 1
 """
 
+# ARGV: prefix, worker -> leases of the worker put back at the front of their host queues at once
+# (a worker stopping cleanly: SIGTERM, a memory cap); the lease does not count as an attempt
+RELEASE_WORKER = COMMON + r"""
+local flat = redis.call("HGETALL", P .. ":workers")
+local n = 0
+for i = 1, #flat, 2 do
+  local lid, who = flat[i], flat[i + 1]
+  if who == ARGV[2] then
+    local entry = redis.call("HGET", P .. ":inflight", lid)
+    forget_lease(lid)
+    if entry then
+      local obj = cjson.decode(entry)
+      if redis.call("HINCRBY", P .. ":attempts", obj.qid, -1) <= 0 then redis.call("HDEL", P .. ":attempts", obj.qid) end
+      redis.call("LPUSH", P .. ":q:" .. obj.host, entry)
+      redis.call("ZADD", P .. ":ready", "LT", fmt(next_allowed(obj.host)), obj.host)
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
 # ARGV: prefix, limit, max_attempts
 REAP = COMMON + r"""
 return reap(now_(), tonumber(ARGV[2]), tonumber(ARGV[3]))
@@ -290,10 +322,10 @@ if n > 0 and redis.call("EXISTS", rk) == 1 then redis.call("HINCRBY", rk, "items
 return n
 """
 
-# ARGV: prefix, run_id, reason -> 1 when the run was running and is now failed
+# ARGV: prefix, run_id, reason, status ("failed" | "cancelled") -> 1 when the run was running and has ended
 CANCEL = COMMON + r"""
 if redis.call("HGET", run_key(ARGV[2]), "status") ~= "running" then return 0 end
-end_run(ARGV[2], "failed", ARGV[3], now_())
+end_run(ARGV[2], ARGV[4], ARGV[3], now_())
 return 1
 """
 
@@ -343,7 +375,7 @@ return fmt(math.max(0, tonumber(first[2]) - now_()))
 
 SCRIPTS = {
     "start_run": START_RUN, "push": PUSH, "lease": LEASE, "ack": ACK, "reject": REJECT,
-    "extend": EXTEND, "reap": REAP, "add_stats": ADD_STATS, "note_error": NOTE_ERROR,
+    "extend": EXTEND, "reap": REAP, "release_worker": RELEASE_WORKER, "add_stats": ADD_STATS, "note_error": NOTE_ERROR,
     "emit": EMIT, "cancel": CANCEL, "purge_host": PURGE_HOST, "queued": QUEUED,
     "wait_hint": WAIT_HINT,
 }

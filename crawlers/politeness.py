@@ -16,6 +16,8 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
+from conf.keys import Keys
+
 logger = logging.getLogger(__name__)
 
 INTERVAL_CACHE_SECONDS = 5.0
@@ -58,11 +60,13 @@ class SendGate:
     def __init__(self, client, prefix: str, frontier, slot_seconds: float = 60.0):
         self.frontier = frontier
         # our slots and finish times, then the frontier's next-allowed times and ready hosts
-        self.keys = [f"{prefix}:sending", f"{prefix}:done", f"{prefix}:next", f"{prefix}:ready"]
+        keys = Keys(prefix)
+        self.keys = [keys.sending, keys.done, keys.next, keys.ready]
         self.slot_ms = int(slot_seconds * 1000)
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)
         self._intervals: dict[str, tuple[float, float]] = {}
+        self.held: set[tuple[str, str]] = set()  # (host, token) of the slots this process holds now
 
     def interval(self, host: str) -> float:
         cached = self._intervals.get(host)
@@ -76,10 +80,20 @@ class SendGate:
     def claim(self, host: str, token: str) -> float:
         """0 when the slot is ours; otherwise seconds to wait before asking again."""
         wait = float(self._claim(keys=self.keys, args=[host, repr(self.interval(host)), token, self.slot_ms]))
+        if wait == 0:
+            self.held.add((host, token))
         return BUSY_POLL if wait < 0 else wait
 
     def release(self, host: str, token: str) -> None:
+        self.held.discard((host, token))
         self._release(keys=self.keys, args=[host, token, repr(self.interval(host))])
+
+    def release_all(self) -> int:
+        """Free every slot this process holds (a clean stop: the hosts need not wait for the slots to expire)."""
+        held = list(self.held)
+        for host, token in held:
+            self.release(host, token)
+        return len(held)
 
 
 class PoliteSendMiddleware:

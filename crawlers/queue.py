@@ -21,6 +21,11 @@ logger = logging.getLogger(__name__)
 RUNTIME_META = {"lease", "download_slot", "download_latency", "download_timeout", "nugo_delay"}
 
 
+def worker_name(spider_name: str) -> str:
+    """The name a worker process leases under (host:pid:spider); its leases are returned under it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{spider_name}"
+
+
 def jsonable_meta(meta: dict) -> dict:
     """The meta keys that survive JSON (and are not per-process runtime state)."""
     out = {}
@@ -86,7 +91,7 @@ class LeasedQueue:
         self.key = key  # unused: the frontier has its own keys under NUGO_REDIS_PREFIX
         self.frontier = Frontier(server, prefix=settings.get("NUGO_REDIS_PREFIX") or "nugo",
                                  lease_seconds=settings.getfloat("NUGO_LEASE_SECONDS", 120.0))
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{spider.name}"
+        self.worker = worker_name(spider.name)
 
     def __len__(self) -> int:
         try:
@@ -107,7 +112,7 @@ class LeasedQueue:
     def pop(self, timeout: float = 0) -> Request | None:
         """Lease the next ready request; with timeout > 0 wait for one up to timeout seconds."""
         deadline = time.monotonic() + max(0.0, timeout or 0.0)
-        while True:
+        while not getattr(self.spider, "stopping", False):
             try:
                 lease = self.frontier.lease(self.worker)
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
@@ -125,6 +130,7 @@ class LeasedQueue:
                 return None
             hint = self.frontier.wait_hint()
             time.sleep(min(left, 0.5 if hint is None else max(hint, 0.01)))
+        return None
 
     def _redis_down(self, exc: Exception) -> None:
         """Redis restarting or unreachable: wait it out; leases in flight come back when they expire."""

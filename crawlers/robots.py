@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 import urllib.error
 import urllib.request
 from functools import lru_cache
@@ -9,12 +11,14 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
+from conf.keys import Keys
+
 logger = logging.getLogger(__name__)
 ROBOTS_TTL = 24 * 3600
 
 
 def robots_key(prefix: str, host: str) -> str:
-    return f"{prefix}:robots:{host}"
+    return Keys(prefix).robots(host)
 
 
 def fetch_robots(base_url: str, user_agent: str, timeout: float = 10.0) -> str:
@@ -32,6 +36,38 @@ def fetch_robots(base_url: str, user_agent: str, timeout: float = 10.0) -> str:
     except (urllib.error.URLError, OSError) as exc:
         logger.warning("robots.txt of %s unreadable (%s): allowing all", base_url, exc)
         return ""
+
+
+def fetch_robots_politely(client, prefix: str, frontier, scheme: str, host: str, user_agent: str, *,
+                          timeout: float = 10.0, interval_after=None, max_wait: float = 300.0) -> str:
+    """robots.txt of `host`, fetched through the cluster's send gate like every other request to it: not
+    while another request to the host is in flight, not sooner than its interval after the last one; the
+    next request waits its interval after this one (`interval_after(text)` sets that interval first, so a
+    Crawl-delay already applies to the first page)."""
+    from crawlers.politeness import SendGate
+
+    token = secrets.token_hex(8)
+    slot = timeout + 30
+    gate = SendGate(client, prefix, frontier, slot_seconds=slot)
+    deadline = time.monotonic() + max_wait
+    while True:
+        wait = gate.claim(host, token)
+        if wait <= 0:
+            break
+        if time.monotonic() + wait > deadline:
+            logger.warning("robots.txt of %s: the host stayed busy for %.0f s; fetching anyway", host, max_wait)
+            token = None
+            break
+        time.sleep(min(wait, 1.0))
+    text = ""
+    try:
+        text = fetch_robots(f"{scheme}://{host}", user_agent, timeout=timeout)
+    finally:
+        if interval_after is not None:
+            interval_after(text)
+        if token:  # a fresh gate reads the interval just set
+            SendGate(client, prefix, frontier, slot_seconds=slot).release(host, token)
+    return text
 
 
 def store_robots(client, prefix: str, host: str, text: str) -> None:

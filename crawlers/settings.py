@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from conf.loader import Cluster
+from crawlers.links import own_hosts
 
 
 def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = False, concurrency: int = 16) -> dict:
@@ -17,6 +18,7 @@ def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = 
         "NUGO_LEASE_SECONDS": cluster.lease_seconds,
         "NUGO_RETRIES": cluster.retries,
         "NUGO_EXIT_WHEN_IDLE": exit_when_idle,
+        "NUGO_OWN_HOSTS": sorted(own_hosts(cluster)),
         # Politeness is cluster-wide in the frontier; nothing per process may add to or undo it.
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
@@ -36,6 +38,7 @@ def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = 
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",
         "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.links.LinkPolicyMiddleware": 100,  # the policy again, at fetch time (DNS may have changed)
             "crawlers.conditional.ConditionalGetMiddleware": 550,
             "crawlers.politeness.PoliteSendMiddleware": 990,  # last before the download itself
         },

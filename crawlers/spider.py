@@ -5,38 +5,45 @@ import json
 import logging
 import os
 import socket
+import time
 from typing import Any
 from urllib.parse import urljoin
 
 import redis
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
+from conf.connection import is_transient
+from conf.keys import Keys
 from conf.loader import Site
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
-from crawlers.frontier import Frontier
+from crawlers.frontier import Frontier, fingerprint
+from crawlers.retry_after import retry_after_seconds
+from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
-from crawlers.queue import jsonable_meta
+from crawlers.queue import jsonable_meta, worker_name
 from crawlers.robots import RobotsCache
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
 MAX_REDIRECTS = 5
+RETRY_AFTER_CAP = 300.0  # seconds: a longer Retry-After (429/503) is capped to this
+LISTS_TTL = 2 * 86400    # run:{run_id}:lists outlives any run
 
 
 def collected_key(prefix: str, site_id: str) -> str:
     """Detail pages already collected for a board: recrawls skip them."""
-    return f"{prefix}:collected:{site_id}"
+    return Keys(prefix).collected(site_id)
 
 
 def validators_key(prefix: str, site_id: str) -> str:
     """ETag / Last-Modified of list pages, for conditional GET on recrawls."""
-    return f"{prefix}:validators:{site_id}"
+    return Keys(prefix).validators(site_id)
 
 
 class FrontierSpider(scrapy.Spider):
@@ -47,6 +54,7 @@ class FrontierSpider(scrapy.Spider):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = False
         self._sites: dict[str, Site] = {}
         self._noted: set[tuple[str, str]] = set()
 
@@ -62,6 +70,8 @@ class FrontierSpider(scrapy.Spider):
         spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
                                     slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 30)
         spider.robots = RobotsCache(spider.client, spider.prefix, settings.get("USER_AGENT", "nugo"))
+        spider.own_hosts = frozenset(settings.getlist("NUGO_OWN_HOSTS"))
+        spider._policies: dict[str, LinkPolicy] = {}
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
@@ -87,6 +97,19 @@ class FrontierSpider(scrapy.Spider):
         if slot is not None:
             slot.nextcall.schedule()
 
+    def stop_now(self) -> int:
+        """A clean stop: every lease this worker holds goes back to the queue and every send slot is freed,
+        at once (the requests in flight are fetched again by another worker). Returns the leases returned."""
+        self.stopping = True  # the queue leases nothing more for this worker
+        try:
+            returned = self.frontier.release_worker(worker_name(self.name))
+            self.send_gate.release_all()
+        except redis.RedisError as exc:  # Redis down: the leases come back when they expire
+            logger.warning("could not return leases (%s); they come back after lease_seconds", exc)
+            return 0
+        logger.warning("작업자 종료: 작업 %d건을 큐에 돌려놓음 / stopping: %d lease(s) returned to the queue", returned, returned)
+        return returned
+
     def _idle(self, spider):
         try:
             if self.exit_when_idle and self.frontier.queued() == 0 and self.frontier.in_flight() == 0:
@@ -106,6 +129,26 @@ class FrontierSpider(scrapy.Spider):
             self._sites[run_id] = site
         return site
 
+    def policy_for(self, run_id: str) -> LinkPolicy:
+        policy = self._policies.get(run_id)
+        if policy is None:
+            if len(self._policies) > 256:
+                self._policies.clear()
+            policy = self._policies[run_id] = LinkPolicy(self.site_for(run_id).spec, self.own_hosts)
+        return policy
+
+    def refused(self, run_id: str, url: str) -> bool:
+        """Whether the site's link policy refuses `url` (counted; private and own hosts are also noted)."""
+        reason = self.policy_for(run_id).refusal(url)
+        if reason is None:
+            return False
+        self.frontier.add_stats(run_id, links_refused=1)
+        if "private" in reason or "own service" in reason:
+            self.frontier.note_error(run_id, url[:300], f"link refused: {reason}")
+        else:
+            logger.debug("link refused (%s): %s", reason, url)
+        return True
+
     @staticmethod
     def lease_of(meta: dict) -> dict:
         return meta["lease"]
@@ -113,11 +156,13 @@ class FrontierSpider(scrapy.Spider):
     def push(self, run_id: str, site: Site, request: dict, *, dedup: bool = True, delay: float = 0.0) -> bool:
         """Queue a follow-up request, within the site's robots, depth and page limits."""
         meta = request["meta"]
+        if self.refused(run_id, request["url"]):
+            return False
         if meta.get("depth", 0) > site["max_depth"]:
             self.frontier.add_stats(run_id, depth_capped=1)
             if (run_id, "depth") not in self._noted:  # once per run and worker: most such links were seen already
                 self._noted.add((run_id, "depth"))
-                self.frontier.note_error(run_id, request["url"], f"depth cap {site['max_depth']} reached; not followed")
+                self.bound_hit(run_id, request["url"], f"max_depth {site['max_depth']} reached; not followed")
             return False
         if dedup and not self.robots.allowed(request["url"]):
             self.frontier.add_stats(run_id, robots_skipped=1)  # a rule followed, not an error
@@ -125,26 +170,40 @@ class FrontierSpider(scrapy.Spider):
         run = self.frontier.run(run_id) or {}
         if dedup and int(run.get("pushed", 0)) >= site["max_pages"]:
             if not run.get("capped"):
-                self.frontier.note_error(run_id, request["url"], f"page cap {site['max_pages']} reached; crawl stopped growing")
                 self.frontier.add_stats(run_id, capped=1)
+                self.bound_hit(run_id, request["url"], f"max_pages {site['max_pages']} reached; the crawl stopped growing")
             return False
         pushed = self.frontier.push(run_id, request, dedup=dedup, delay=delay)
         if pushed and dedup:
             self.frontier.add_stats(run_id, pushed=1)
         return pushed
 
+    def bound_hit(self, run_id: str, url: str, what: str) -> None:
+        """A crawl bound stopped the run from growing: an error of the run (a directory run is then refused)."""
+        self.frontier.add_stats(run_id, bounds_hit=1)
+        self.frontier.note_error(run_id, url, f"crawl bound: {what}")
+
     def child(self, request: dict, parent_meta: dict) -> dict:
         """Carry the run's bookkeeping into a follow-up request."""
         request["meta"] = {**request["meta"], "run_id": parent_meta["run_id"]}
         return request
 
-    def retry_or_fail(self, meta: dict, request: dict, reason: str) -> None:
+    def hold_host(self, host: str, seconds: float) -> None:
+        """The host asked us to wait (Retry-After): no request to it is leased before then (Redis time)."""
+        secs, micros = self.client.time()
+        until = secs + micros / 1e6 + seconds
+        current = self.client.hget(Keys(self.prefix).next, host)
+        if current is None or float(current) < until:
+            self.client.hset(Keys(self.prefix).next, host, f"{until:.6f}")
+
+    def retry_or_fail(self, meta: dict, request: dict, reason: str, delay: float | None = None) -> None:
         run_id = meta["run_id"]
         attempt = meta.get("retry", 0) + 1
         site = self.site_for(run_id)
         if attempt <= self.retries:
             again = {**request, "meta": {**request["meta"], "retry": attempt}}
-            self.frontier.push(run_id, again, dedup=False, delay=min(60.0, 0.5 * 2 ** (attempt - 1)))
+            backoff = min(60.0, 0.5 * 2 ** (attempt - 1))
+            self.frontier.push(run_id, again, dedup=False, delay=backoff if delay is None else max(delay, backoff))
             self.frontier.ack(self.lease_of(meta)["id"], retries=1)
             logger.info("retry %d/%d of %s (%s)", attempt, self.retries, request["url"], reason)
         else:
@@ -177,7 +236,11 @@ class FrontierSpider(scrapy.Spider):
                 self.frontier.ack(lease_id, pages=1, not_modified=1)
                 return
             if status in RETRY_STATUSES:
-                self.retry_or_fail(meta, request, f"HTTP {status}")
+                wait = retry_after_seconds(response.headers.get("Retry-After"), RETRY_AFTER_CAP) \
+                    if status in (429, 503) else None
+                if wait is not None:
+                    self.hold_host(meta["lease"]["host"], wait)
+                self.retry_or_fail(meta, request, f"HTTP {status}", delay=wait)
                 return
             if status >= 400:
                 self.frontier.note_error(run_id, request["url"], f"HTTP {status}")
@@ -192,21 +255,72 @@ class FrontierSpider(scrapy.Spider):
                 self.frontier.emit(run_id, items)
             self.frontier.ack(lease_id, pages=1, bytes=len(response.body))
         except Exception as exc:  # one broken page must never stop the worker
+            if is_transient(exc):
+                # Redis down, loading, or full (noeviction: "OOM command not allowed"): nothing is acknowledged,
+                # so the lease comes back and the page is fetched again once Redis takes writes again
+                self._redis_refused(exc, response.url)
+                return
             logger.exception("failed to process %s", response.url)
-            self.frontier.note_error(run_id, response.url, f"processing error: {type(exc).__name__}: {exc}")
-            self.frontier.ack(lease_id, failed=1)
+            try:
+                self.frontier.note_error(run_id, response.url, f"processing error: {type(exc).__name__}: {exc}")
+                self.frontier.ack(lease_id, failed=1)
+            except Exception as again:  # noqa: BLE001
+                self._redis_refused(again, response.url)
+
+    def _redis_refused(self, exc: Exception, url: str) -> None:
+        now = time.monotonic()
+        if now - getattr(self, "_refused_logged", 0.0) > 10:
+            self._refused_logged = now
+            logger.warning("Redis가 쓰기를 거부함 (%s): %s 는 다시 가져옵니다 / Redis refused a write (%s); %s will be "
+                           "fetched again when its lease expires", exc, url, exc, url)
 
     def handle_list(self, site: Site, request: dict, text: str, response) -> list[dict]:
         run_id = request["meta"]["run_id"]
         result = parse_list(site, request, text)
         for problem in result.problems[:5]:
             self.frontier.note_error(run_id, request["url"], problem)
+        stats = {"list_rows": result.row_count}
+        if result.list_key and not self.first_setup(run_id, result.list_key, request):
+            result.lists = [r for r in result.lists if r["meta"].get("list_key") != result.list_key]
+            stats["pagination_repeats"] = 1  # the list was reached another way too: paginated once
         if site["kind"] == "board":
             self.remember_validators(site, request, response, result)
         self.queue_children(site, request, result.details, result.lists)
-        if result.row_count == 0 and not result.lists and request["meta"].get("depth", 0) == 0:
+        if result.skipped_links:
+            stats["links_skipped"] = result.skipped_links
+        if result.denied_links:
+            stats["links_denied"] = result.denied_links
+        had_rows = self.had_rows_before(site, request, result)
+        empty = result.row_count == 0 and (not result.last_page or had_rows
+                                           or (request["meta"].get("depth", 0) == 0 and not result.lists))
+        if empty:  # a page before the last one, a page that had rows before, or a start page leading nowhere
+            stats["empty_lists"] = 1
             self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
+        self.frontier.add_stats(run_id, **stats)
+        for bound in result.bounds:
+            self.bound_hit(run_id, request["url"], bound)
         return result.records
+
+    def first_setup(self, run_id: str, key: str, request: dict) -> bool:
+        """Whether this page is the one that sets up its list's pagination in this run (the first to ask,
+        or the same page again after a lost lease); a list reached another way is not paginated twice."""
+        lists = Keys(self.prefix).run_lists(run_id)
+        page = fingerprint(request)
+        if self.client.hsetnx(lists, key, page):
+            self.client.expire(lists, LISTS_TTL)
+            return True
+        owner = self.client.hget(lists, key)
+        return (owner.decode() if isinstance(owner, bytes) else owner) == page
+
+    def had_rows_before(self, site: Site, request: dict, result) -> bool:
+        """Remember the list pages that have rows; True when this page had rows in an earlier run and has none now
+        (the end of an `until_empty` list excepted)."""
+        key = Keys(self.prefix).list_rows(site.id)
+        page = fingerprint(request)
+        if result.row_count:
+            self.client.hsetnx(key, page, 1)
+            return False
+        return not result.list_end and bool(self.client.hexists(key, page))
 
     def queue_children(self, site: Site, request: dict, details: list, lists: list) -> None:
         run_id = request["meta"]["run_id"]
@@ -227,7 +341,7 @@ class FrontierSpider(scrapy.Spider):
             self.queue_children(site, request, cached.get("details", []), cached.get("lists", []))
 
     def handle_detail(self, site: Site, request: dict, text: str) -> list[dict]:
-        values = parse_detail(site, text)
+        values = parse_detail(site, text, request["url"])
         record = post_record(site.spec, request["url"], request["meta"].get("list_values") or {}, values, site.id)
         self.client.sadd(collected_key(self.prefix, site.id), request["url"])
         return [record]
@@ -261,6 +375,11 @@ class FrontierSpider(scrapy.Spider):
             logger.error("failure without a lease: %s", failure)
             return
         reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
+        if failure.check(IgnoreRequest):  # the link policy refused it at fetch time
+            self.frontier.add_stats(request.meta["run_id"], links_refused=1)
+            self.frontier.note_error(request.meta["run_id"], request.url[:300], failure.getErrorMessage()[:300])
+            self.frontier.ack(request.meta["lease"]["id"], refused=1)
+            return
         if "maxsize" in reason.lower() or "Cancelled" in reason:
             self.frontier.note_error(request.meta["run_id"], request.url, f"page skipped: {reason}")
             self.frontier.ack(request.meta["lease"]["id"], failed=1)

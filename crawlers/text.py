@@ -6,16 +6,21 @@ import re
 from lxml import etree
 
 _SPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# Terminal escape sequences, whole: CSI (ESC [ … final, or the one-byte C1 CSI), OSC / DCS / PM / APC strings
+# up to their terminator, and two-byte escapes. Removing only the ESC byte left residue such as "[31m".
+_ESCAPE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+                     r"|(?:\x1b[\]PX^_]|[\x90\x9d\x9e\x9f])[^\x07\x1b\x9c]{0,512}(?:\x07|\x1b\\|\x9c)"
+                     r"|\x1b[ -/]*[0-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _SKIP_TAGS = {"script", "style", "noscript", "template"}
 _BREAK_TAGS = {"br", "p", "div", "li", "tr", "td", "th", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6"}
 
 
 def clean(value: str | None) -> str:
-    """Collapse whitespace and drop control characters (which XML and feeds refuse)."""
+    """Collapse whitespace and drop terminal escape sequences and control characters (which XML and feeds refuse)."""
     if not value:
         return ""
-    return _SPACE.sub(" ", _CONTROL.sub("", value.replace("\xa0", " "))).strip()
+    return _SPACE.sub(" ", _CONTROL.sub("", _ESCAPE.sub("", value.replace("\xa0", " ")))).strip()
 
 
 def element_text(element) -> str:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from conf.env import ENV_VARS
 from conf.schema import reference
+from conf.site_examples import render as render_examples
 from conf.specs import CLUSTER, SITE
 from notifier.subscription import SUBSCRIPTIONS
 
@@ -20,7 +21,7 @@ def render() -> str:
     env = "\n".join(f"| `{k}` | {v} |" for k, v in ENV_VARS.items())
     return (HEADER + "# Configuration reference\n\n## conf/cluster.yaml\n\n" + table(reference(CLUSTER))
             + "\n\n## conf/sites/*/SITE.yaml\n\nThe file name is the site id. A field spec is either a CSS selector "
-            "(text) or a mapping of the `…css` keys below.\n\n" + table(reference(SITE))
+            "(text) or a mapping of the `…css` keys below.\n\n" + table(reference(SITE)) + "\n\n" + render_examples()
             + "\n\n## conf/subscriptions.yaml\n\nOne file with `officials:`, or a folder with one official per file "
             "(the file name is the id). Query language: words (AND), \"phrases\", `OR`, `-excluded`; words match "
             "inside compounds with spaces ignored.\n\n" + table(reference(SUBSCRIPTIONS))

@@ -60,7 +60,14 @@ class BoardSite(FarmSite):
         return {**self.base_record(), "post_id": str(post.post_id), "title": post.title,
                 "date": manifest_date(post.date, self.site.date_style), "department": post.department,
                 "body": post.body, "attachments": list(post.attachments), "pinned": post.pinned,
-                "url": self.base_url + self.detail_path(post)}
+                "url": self.base_url + self.detail_path(post),
+                "attachment_links": [{"name": name, "url": self.base_url + self.file_path(post, k)}
+                                     for k, name in enumerate(post.attachments)],
+                **({"extra": self.extra(post)} if self.extra(post) else {})}
+
+    def extra(self, post: Post) -> dict:
+        """More fields of a post that the board shows (고시공고번호, 담당자 …); none by default."""
+        return {}
 
     def manifest(self) -> list[dict]:
         return [self.record(p) for p in self.posts()]
@@ -92,6 +99,10 @@ class BoardSite(FarmSite):
 
     # -- to implement per family
     def detail_path(self, post: Post) -> str:
+        raise NotImplementedError
+
+    def file_path(self, post: Post, number: int) -> str:
+        """Path of the post's attachment `number` (a download link: shown, never needed by a crawler)."""
         raise NotImplementedError
 
     def route(self, req: Request, traps):

@@ -78,9 +78,12 @@ class EgovBoard(BoardSite):
             f'<script>function fn_view(nttId){{location.href="selectBoardArticle.do?bbsId={self.site.bbs_id}&nttId="+nttId;}}</script>')
         return Page(self.shell(self.title(), content), list_page=True)
 
+    def file_path(self, post: Post, number: int) -> str:
+        return f"{self.site.prefix}/cmm/fms/FileDown.do?atchFileId=FILE_{post.post_id:012d}&fileSn={number}"
+
     def detail_page(self, post: Post) -> Page:
         files = "".join(
-            f'<li><a class="down" href="{self.site.prefix}/cmm/fms/FileDown.do?atchFileId=FILE_{post.post_id:012d}&amp;fileSn={k}">'
+            f'<li><a class="down" href="{esc(self.file_path(post, k))}">'
             f'{esc(name)}</a> <span class="size">[{(post.post_id * (k + 3)) % 900 + 20}KB]</span> '
             f'<a class="preview" href="#none">미리보기</a></li>' for k, name in enumerate(post.attachments))
         content = (
@@ -161,9 +164,12 @@ class EgovPostBoard(BoardSite):
             f'function fn_view(id){{location.href="boardView.do?boardId={self.site.bbs_id}&dataSid="+id;}}</script>')
         return Page(self.shell(self.title(), content), list_page=True)
 
+    def file_path(self, post: Post, number: int) -> str:
+        return f"{self.site.prefix}/board/fileDown.do?boardId={self.site.bbs_id}&dataSid={post.post_id}&fileSn={number}"
+
     def detail_page(self, post: Post) -> Page:
-        files = "".join(f'<li><a class="file" href="{self.site.prefix}/board/fileDown.do?boardId={self.site.bbs_id}'
-                        f'&amp;dataSid={post.post_id}&amp;fileSn={k}">{esc(name)}</a></li>' for k, name in enumerate(post.attachments))
+        files = "".join(f'<li><a class="file" href="{esc(self.file_path(post, k))}">{esc(name)}</a></li>'
+                        for k, name in enumerate(post.attachments))
         content = (
             f'<div class="bbs_view"><h4 class="subject">{esc(post.title)}</h4>\n<ul class="info">'
             f'<li><span class="tit">담당부서</span> <span class="dept">{esc(post.department)}</span></li>'
@@ -215,10 +221,12 @@ class BriefingBoard(BoardSite):
             '<script>function pageLink(n){document.pageForm.pageIndex.value=n;document.pageForm.submit();}</script>')
         return Page(self.shell("보도자료 | 브리핑룸", content), list_page=True)
 
+    def file_path(self, post: Post, number: int) -> str:
+        return f"{self.site.prefix}/common/download.do?fileId={post.post_id}&tblKey=GMN&fileSn={number}"
+
     def detail_page(self, post: Post) -> Page:
-        files = "".join(f'<li><a class="file" href="{self.site.prefix}/common/download.do?fileId={post.post_id}&amp;tblKey=GMN'
-                        f'&amp;fileSn={k}">{esc(name)}</a> <a class="view" href="#">바로보기</a></li>'
-                        for k, name in enumerate(post.attachments))
+        files = "".join(f'<li><a class="file" href="{esc(self.file_path(post, k))}">{esc(name)}</a> '
+                        f'<a class="view" href="#">바로보기</a></li>' for k, name in enumerate(post.attachments))
         content = (
             f'<div class="article_head"><h1>{esc(post.title)}</h1><div class="info"><span class="date">{esc(self.date(post))}</span>'
             f'<span class="ministry">{esc(post.department)}</span></div></div>\n'
@@ -277,8 +285,11 @@ class ReportBoard(BoardSite):
             f'<div class="paging">{"&nbsp;".join(nav)}{"".join(f"&nbsp;{a}" for a in [trap_anchors(traps)] if a)}</div></div>')
         return Page(self.shell(f"{self.title()}>{self.site.organization}", content), list_page=True)
 
+    def file_path(self, post: Post, number: int) -> str:
+        return f"{self.site.prefix}/Common/board_egov/download.jsp?B_STEP={post.post_id - 1}&B_ORDER={number}"
+
     def detail_page(self, post: Post) -> Page:
-        files = "".join(f'<a href="{self.site.prefix}/Common/board_egov/download.jsp?B_STEP={post.post_id - 1}&amp;B_ORDER={k}" '
+        files = "".join(f'<a href="{esc(self.file_path(post, k))}" '
                         f'class="link_no" title="선택한 파일을 다운로드 합니다.">{esc(name)}</a>&nbsp;<a href="#" target="_blank">'
                         f'<strong>[미리보기]</strong></a><br>' for k, name in enumerate(post.attachments))
         body = "\n<br>\n<br>".join(esc(p) for p in post.paragraphs)

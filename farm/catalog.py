@@ -9,6 +9,8 @@ from farm.content import rng_for
 
 DIRECTORY_FAMILIES = ("staff_table", "org_tree", "euckr_rowspan", "masked_cards")
 BOARD_FAMILIES = ("egov", "egov_post", "briefing", "report")
+# layouts of issue 15 (labels, multi-line duties, separator rows, bureaus, 고시공고): demo scale only
+LABEL_FAMILIES = ("dl_cards", "group_table", "gosi")
 BOARD_SLUGS = {"press": "press", "notice": "notice", "announcement": "announce", "legislation": "legislation"}
 PROVINCE = {p[0]: p for p in vocab.PROVINCES}
 
@@ -125,10 +127,10 @@ _BOARD_CODES = {"press": "bbs_bodo", "notice": "bbs_gongji", "announcement": "go
 
 def _board(seed, index, site_id, prov, organization, region, org_kind, short, board_kind, family, size_range, options):
     number = 100 + (index * 37) % 900
-    ids = {"egov": (1000 + number * 7, 1), "egov_post": (20000 + number * 11, 1),
+    ids = {"egov": (1000 + number * 7, 1), "egov_post": (20000 + number * 11, 1), "gosi": (70000 + number * 13, 1),
            "briefing": (156738000 + number * 1000, 1), "report": (506270001 + number * 100000, 300)}[family]
     bbs = {"egov": f"BBSMSTR_000000000{number:03d}", "egov_post": f"normal_0{number:03d}",
-           "briefing": "", "report": _BOARD_CODES[board_kind]}[family]
+           "briefing": "", "report": _BOARD_CODES[board_kind], "gosi": ""}[family]
     options = {"page_size": 10, **options}
     return SiteDef(
         id=site_id, index=index, kind="board", family=family, organization=organization, region=region,
@@ -138,8 +140,33 @@ def _board(seed, index, site_id, prov, organization, region, org_kind, short, bo
         bbs_id=bbs, menu_id=str(6000 + number), id_base=ids[0], id_step=ids[1], **options)
 
 
+# id, province, organization, short name, kind, family, board kind, options (after the boards: older ids keep their hosts)
+_CITY_PLAN = (
+    ("changwon", "gyeongnam", "경상남도 창원시", "창원시", "directory", "dl_cards", None, {"page_size": 5}),
+    ("suwon", "gyeonggi", "경기도 수원시", "수원시", "directory", "group_table", None, {}),
+    ("changwon-gosi", "gyeongnam", "경상남도 창원시", "창원시", "board", "gosi", "announcement",
+     {"date_style": "dot", "pinned": 2}),
+)
+
+
+def _city_sites(seed: int, first_index: int) -> list[SiteDef]:
+    sites = []
+    for offset, (site_id, pid, organization, short, kind, family, board_kind, options) in enumerate(_CITY_PLAN):
+        prov, index = PROVINCE[pid], first_index + offset
+        if kind == "board":
+            sites.append(_board(seed, index, site_id, prov, organization, prov[2], "city", short, board_kind, family,
+                                (30, 120), options))
+            continue
+        sites.append(SiteDef(
+            id=site_id, index=index, kind="directory", family=family, organization=organization, region=prov[2],
+            org_kind="city", short_name=short, phone_prefix=prov[4], email_domain=prov[5], prefix=f"/{site_id}",
+            size=rng_for(seed, site_id, "size").randint(270, 330), shared=("청년일자리", "드론"), **options))
+    return sites
+
+
 def demo_sites(seed: int) -> list[SiteDef]:
-    """The demo farm: 17 provincial directories, then 22 boards; conf/sites/farm holds their YAML."""
+    """The demo farm: 17 provincial directories, 22 boards, then the city sites of issue 15's layouts;
+    conf/sites/farm holds their YAML."""
     sites = []
     for index, prov in enumerate(vocab.PROVINCES):
         pid = prov[0]
@@ -159,7 +186,7 @@ def demo_sites(seed: int) -> list[SiteDef]:
             prov = PROVINCE[pid]
             sites.append(_board(seed, index, site_id, prov, prov[1], prov[2], "province", prov[3],
                                 board_kind, family, (30, 120), options))
-    return sites
+    return sites + _city_sites(seed, len(sites))
 
 
 # ---------------------------------------------------------------- large scale

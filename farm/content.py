@@ -4,14 +4,15 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
 
+from conf.timezone import SEOUL
 from farm import vocab
 
-KST = timezone(timedelta(hours=9), "Asia/Seoul")
+KST = SEOUL  # the farm writes its dates in Seoul time, as the real sites do
 ANCHOR = datetime(2026, 11, 20, 18, 0, tzinfo=KST)  # newest generated post; published posts are dated now
 SCRIPT_DUTIES = "<script>alert(1)</script> 홈페이지 보안취약점 점검"
 

@@ -17,8 +17,15 @@ REFERENCE = {
     "egov_post": "the eGovFrame board paged only by POST (fn_link_page; html/daejeon-committee-board-list.html)",
     "briefing": "the korea.kr press-release list (html/korea_kr-pressrelease-list.html)",
     "report": "the 경상북도 보도자료 card list (html/gyeongbuk-pressrelease-list.html, -detail.html)",
+    "dl_cards": "a city's staff cards of <dl><dt>성명</dt><dd>… pairs, values found by their labels only "
+                "(reference/README.md: 부서, 직위, 성명, 담당업무, 전화번호)",
+    "group_table": "an organization index with one staff table per department, team separator rows "
+                   "(<tr class=sub_tit>) and a breadcrumb naming the 실·국",
+    "gosi": "the eGovFrame 고시공고 board paged by fn_egov_link_page(N) and its POST form "
+            "(html/daejeon-committee-board-list.html, korean-public-board-urls.txt)",
 }
-DIRECTORY_NAMES = {"staff_table": "직원검색", "org_tree": "조직도", "euckr_rowspan": "직원안내", "masked_cards": "직원찾기"}
+DIRECTORY_NAMES = {"staff_table": "직원검색", "org_tree": "조직도", "euckr_rowspan": "직원안내", "masked_cards": "직원찾기",
+                   "dl_cards": "직원안내", "group_table": "조직안내"}
 BOARD_NAMES = {"press": "보도자료", "notice": "공지사항", "announcement": "고시공고", "legislation": "입법예고"}
 TRAP_NOTE = ("{what} picks every link of {block} on purpose: while the farm's calendar_trap, redirect_loop or "
              "huge_page switch is on, the trap links appear in that block, so max_pages and max_depth are what "
@@ -45,7 +52,7 @@ def _emit(value, indent: int = 0) -> list[str]:
         if key.startswith("#"):
             lines += [f"{pad}# {line}" for part in item.splitlines() for line in textwrap.wrap(part, 100 - len(pad))]
         elif isinstance(item, dict) and item and all(not isinstance(v, (dict, list)) for v in item.values()) \
-                and not any(k.startswith("#") for k in item) and len(item) <= 4 and key not in ("fields", "page_fields", "formdata"):
+                and not any(k.startswith("#") for k in item) and len(item) <= 4 and key not in ("fields", "page_fields", "formdata", "extra"):
             lines.append(f"{pad}{key}: {{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in item.items()) + "}")
         elif isinstance(item, dict):
             lines.append(f"{pad}{key}:")
@@ -93,6 +100,26 @@ def _directory(site: FarmSite) -> tuple[dict, dict]:
             "pagination": {"param": "page", "method": "GET",
                            "last_page": {"css": "div.page_nav a.end::attr(href)", "regex": r"page=(\d+)"}},
         }
+    if s.family == "dl_cards":
+        return start, {
+            "# rows": "Values have no classes: each is found by its label (<dt>성명</dt><dd>…). The last page's "
+                      "'다음' link is javascript:void(0), which ends the list.",
+            "rows": "ul.staff_list > li",
+            "fields": {"bureau": {"label": "실·국"}, "department": {"label": "부서"}, "team": {"label": "팀"},
+                       "position": {"label": "직위"}, "name": {"label": "성명"}, "phone": {"label": "전화번호"},
+                       "duties": {"label": "담당업무", "split": "lines", "strip_prefix": "○"}},
+            "pagination": {"next": "div.paging a.next::attr(href)"},
+        }
+    if s.family == "group_table":
+        return start, {
+            "# rows": "Columns are known by their headers only; a separator row names the team of the rows below it.",
+            "rows": "table.tbl_type01 tbody tr",
+            "group_rows": {"match": "tr.sub_tit", "field": "team"},
+            "page_fields": {"bureau": "div.location li:nth-last-child(2)", "department": "h4.dept_tit"},
+            "fields": {"position": {"label": "직위"}, "name": {"label": "성명"}, "phone": {"label": "전화번호"},
+                       "duties": {"label": "담당업무", "split": "lines", "strip_prefix": "-"}},
+            "follow": {"css": "div.org_list a::attr(href)", "many": True},
+        }
     pagination = ({"param": "page", "method": "GET", "until_empty": True} if s.until_empty
                   else {"next": "div.pagination a.btn_next::attr(href)"})
     return start, {
@@ -118,21 +145,41 @@ def _board(site: FarmSite) -> tuple[list, dict, dict]:
         return start, {
             "# rows": "Pinned 공지 rows repeat on every page: same post, same post_id.",
             "rows": "table.board_list tbody tr",
+            "pinned": "tr.notice",
             "fields": {"title": "td.subject a", "date": "td.date", "department": "td.dept", "post_id": post_id},
             "detail_link": link,
             "pagination": {"next": "div.paging a.next::attr(href)"},
-        }, {"body": "div.view_content", "attachments": {"css": "ul.file_list a.down", "many": True}}
+        }, {"body": "div.view_content", "attachments": {"css": "ul.file_list a.down", "many": True, "link": True}}
     if s.family == "egov_post":
         onclick = r"fn_view\('(\d+)'\)"
         return start, {
             "rows": "table.board_table_list tbody tr",
+            "pinned": "tr.notice",
             "fields": {"title": "td.al_left a", "date": "td.date", "department": "td.dept",
                        "post_id": {"css": "td.al_left a::attr(onclick)", "regex": onclick}},
             "detail_link": {"css": "td.al_left a::attr(onclick)", "regex": onclick,
                             "template": f"{s.prefix}/board/boardView.do?boardId={s.bbs_id}&dataSid={{1}}"},
             "pagination": {"param": "pageIndex", "method": "POST",
                            "last_page": {"css": "div.pagination a.end::attr(onclick)", "regex": r"fn_link_page\((\d+)\)"}},
-        }, {"body": "div.bbs_content", "attachments": {"css": "div.attach a.file", "many": True}}
+        }, {"body": "div.bbs_content", "attachments": {"css": "div.attach a.file", "many": True, "link": True}}
+    if s.family == "gosi":
+        onclick = r"fn_view\('(\d+)',\s*'(\d+)'\)"
+        return [{"url": p, "method": "POST", "formdata": {"pageIndex": "1", "searchCnd": "", "searchWrd": ""}}
+                for p in site.start_paths()], {
+            "# rows": "Columns are known by their headers; 공지 rows repeat on every page. The '전체' tab links "
+                      "this same list by GET: it is paginated once per run all the same.",
+            "rows": "table.bbs_default tbody tr",
+            "pinned": "span.ico_notice",
+            "fields": {"title": {"label": "제목"}, "date": {"label": "등록일"}, "department": {"label": "담당부서"},
+                       "post_id": {"css": "a::attr(onclick)", "regex": onclick, "template": "{2}"}},
+            "extra": {"공고번호": {"label": "고시공고번호"}, "조회수": {"label": "조회수"}},
+            "detail_link": {"css": "a::attr(onclick)", "regex": onclick,
+                            "template": f"{s.prefix}/gosi/gosiView.do?menuNo={{1}}&nttId={{2}}"},
+            "follow": {"css": "ul.tab_menu a::attr(href)", "many": True},
+            "pagination": {"param": "pageIndex", "method": "POST",
+                           "last_page": {"css": "div.paging a.last::attr(onclick)", "regex": r"fn_egov_link_page\((\d+)\)"}},
+        }, {"body": "div.bbs_cont", "attachments": {"label": "첨부파일", "many": True, "link": True},
+            "# extra": "detail-only fields", "extra": {"담당자": {"label": "담당자"}}}
     if s.family == "briefing":
         return start, {
             "rows": "div.list_type li",
@@ -142,7 +189,7 @@ def _board(site: FarmSite) -> tuple[list, dict, dict]:
             "detail_link": "a::attr(href)",
             "pagination": {"param": "pageIndex", "method": "GET",
                            "last_page": {"css": "div.paging a.last::attr(onclick)", "regex": r"pageLink\((\d+)\)"}},
-        }, {"body": "div.view_cont", "attachments": {"css": "div.filedown a.file", "many": True}}
+        }, {"body": "div.view_cont", "attachments": {"css": "div.filedown a.file", "many": True, "link": True}}
     return start, {
         "rows": "ul.report_list li",
         "fields": {"title": "div.subject a", "date": "div.classify span:nth-child(3)",
@@ -152,7 +199,7 @@ def _board(site: FarmSite) -> tuple[list, dict, dict]:
         "# follow": "Page links are offsets (Start=10, 20…) in blocks of five: follow them all.\n"
                     + TRAP_NOTE.format(what="follow", block="div.paging"),
         "follow": {"css": "div.paging a::attr(href)", "many": True},
-    }, {"body": "div.cont_view", "attachments": {"css": "div.files a.link_no", "many": True}}
+    }, {"body": "div.cont_view", "attachments": {"css": "div.files a.link_no", "many": True, "link": True}}
 
 
 def site_yaml(site: FarmSite) -> str:
@@ -163,8 +210,10 @@ def site_yaml(site: FarmSite) -> str:
     if s.kind == "board":
         spec["board_kind"] = s.board_kind
     spec["base_url"] = f"http://{s.host}:${{FARM_PORT}}"
+    spec["# allow_private_addresses"] = "The farm listens on loopback addresses, which a real site's links never reach."
+    spec["allow_private_addresses"] = True
     spec["encoding"] = s.yaml_encoding
-    if s.family in ("org_tree", "report"):
+    if s.family in ("org_tree", "report"):  # the other families live with the defaults (max_depth 10)
         spec["# max_pages"] = "Trap guard: far above the site's real page count, far below an endless calendar."
         spec["max_pages"] = 400
         spec["max_depth"] = 8
@@ -172,7 +221,9 @@ def site_yaml(site: FarmSite) -> str:
         spec["start"], spec["list"] = _directory(site)
     else:
         spec["start"], spec["list"], detail = _board(site)
-        spec["detail"] = {"fields": detail}
+        extra = detail.pop("extra", None)
+        detail.pop("# extra", None)
+        spec["detail"] = {"fields": detail, **({"extra": extra} if extra else {})}
     robots = {"disallow": "robots.txt disallows /admin/ (linked from the site; it holds rows in no manifest).",
               "delay": "robots.txt disallows /admin/ and asks Crawl-delay: 2."}.get(s.robots)
     header = [f"# {spec['name']} (farm site {s.id}, {s.host}): farm copy of {REFERENCE[s.family]}.",

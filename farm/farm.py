@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from farm import board_pages, directory
+from farm import board_pages, directory, gosi, layouts
 from farm.catalog import address_for, demo_sites, large_sites
 from farm.faults import FaultSwitches, fraction
 from farm.server import RESET, MultiHostServer
@@ -47,7 +47,7 @@ class Farm:
             raise ValueError(f"scale must be 'demo' or 'large', got {self.config.scale!r}")
         if self.config.address_base:
             definitions = [replace(d, address=address_for(self.config.address_base, n)) for n, d in enumerate(definitions)]
-        families = {**directory.FAMILIES, **board_pages.FAMILIES}
+        families = {**directory.FAMILIES, **board_pages.FAMILIES, **layouts.FAMILIES, **gosi.FAMILIES}
         self._sites: dict[str, FarmSite] = {d.id: families[d.family](seed, d) for d in definitions}
         self._by_host = {s.site.host: s for s in self._sites.values()}
         self._faults = {site_id: FaultSwitches() for site_id in self._sites}
@@ -181,6 +181,9 @@ class Farm:
                 return RESET
             if switches.failure_rate and attempt <= switches.fail_attempts and fraction(self.config.seed, site_id, "fail", key) < switches.failure_rate:
                 return Response(status=500, body=b"<html><body><h1>500 Internal Server Error</h1></body></html>")
+            if switches.throttle_rate and attempt == 1 and fraction(self.config.seed, site_id, "throttle", key) < switches.throttle_rate:
+                return Response(status=429, body=b"<html><body><h1>429 Too Many Requests</h1></body></html>",
+                                headers={"Retry-After": str(int(switches.retry_after))})
             if switches.slow_paths and fraction(self.config.seed, site_id, "slow", key) < switches.slow_paths:
                 self._wait(switches.slow_seconds)
         try:

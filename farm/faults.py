@@ -5,7 +5,7 @@ import hashlib
 import re
 from dataclasses import dataclass, fields, replace
 
-RATE_SWITCHES = ("failure_rate", "slow_paths", "reset_rate", "malformed")
+RATE_SWITCHES = ("failure_rate", "slow_paths", "reset_rate", "malformed", "throttle_rate")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class FaultSwitches:
     redirect_loop: bool = False   # link to /loop, which redirects to itself forever
     calendar_trap: bool = False   # link to /calendar?month=1; month N always links month N+1
     broken_layout: bool = False   # every class name changes, so the site's YAML selectors match nothing
+    renamed_classes: tuple = ()   # only these class names change (a partial redesign: one table, one block)
+    throttle_rate: float = 0.0    # fraction of paths answering 429 with Retry-After on their first attempt
+    retry_after: int = 2          # seconds the 429 asks for
+    hostile_links: tuple = ()     # hrefs shown among the trap links (file:, the cluster's own services, …)
 
     def updated(self, **switches) -> "FaultSwitches":
         known = {f.name for f in fields(self)}
@@ -62,6 +66,7 @@ def trap_links(switches: FaultSwitches) -> list[tuple[str, str]]:
         links.append(("/loop", "바로가기"))
     if switches.huge_page:
         links.append(("/huge", "전체자료 보기"))
+    links += [(href, "관련 누리집") for href in switches.hostile_links]
     return links
 
 
@@ -107,6 +112,7 @@ def malform(html: str) -> str:
 _CLASS = re.compile(r'class="([^"]*)"')
 
 
-def break_layout(html: str) -> str:
-    """The site's redesign: every class name is different."""
-    return _CLASS.sub(lambda m: 'class="' + " ".join("n-" + c for c in m.group(1).split()) + '"', html)
+def break_layout(html: str, only: tuple = ()) -> str:
+    """The site's redesign: every class name (or every one of `only`) is different."""
+    rename = (lambda c: "n-" + c if c in only else c) if only else (lambda c: "n-" + c)
+    return _CLASS.sub(lambda m: 'class="' + " ".join(rename(c) for c in m.group(1).split()) + '"', html)

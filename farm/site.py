@@ -99,6 +99,8 @@ class FarmSite:
             html = fault_pages.malform(html)
         if switches.broken_layout:
             html = fault_pages.break_layout(html)
+        elif switches.renamed_classes:
+            html = fault_pages.break_layout(html, tuple(switches.renamed_classes))
         return self.html(html)
 
     def _special(self, req: Request, switches: FaultSwitches) -> Response | None:

@@ -1,12 +1,13 @@
-"""Post search: every query word a substring of title, body or department (spaces removed), newest first.
+"""Post search in the one query language (index.query): terms, phrases, OR, exclusions and field scopes.
 
-Over the segments of `index.post_store`: per segment, the postings of each word's grams are
-intersected (a word up to 3 characters is its own gram: exact); the candidates are narrowed by the
-live mask, the filters and `since_first_seen`; words longer than 3 characters are then checked as
-substrings of the folded text of the remaining candidates, so the total is exact. A word's checked
-posts in a large (immutable) segment are cached per process, so a repeated long word costs one
-bitmap intersection. The page is the top `page * per_page` posts by date (or first seen) picked per
-segment with numpy, then merged.
+Over the segments of `index.post_store`: per segment, each term's candidates come from the postings of
+its grams (a superset: the grams cover every field of the text); an OR-group's candidates are the union
+of its terms', and the query's the intersection of its groups', narrowed by the live mask, the filters and
+`since_first_seen`. Each group is then checked exactly: a candidate stays when one of the group's terms
+occurs inside one of that term's fields (index.post_fields); excluded terms are checked the same way and
+removed. So the total is exact. A term's checked posts in a large (immutable) segment are cached per
+process. The page is the top `page * per_page` posts by date (or first seen) picked per segment with
+numpy, then merged.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ import numpy as np
 from index.post_store import MANIFEST, Segment, intersect, member, read_deleted, word_keys
 from index.results import Results
 from index.store import IndexPaths
-from index.text import POST_SEARCH_FIELDS, find_spans, query_words
+from index.post_fields import field_set, holding
+from index.query import Query, Term, try_parse
+from index.text import POST_SEARCH_FIELDS, find_spans
 
 logger = logging.getLogger(__name__)
 
@@ -185,10 +188,11 @@ class PostSearcher:
         return sum(p.live_count for p in self._parts)
 
     # -- search
-    def search(self, query: str, *, site=None, region=None, board_kind=None, since_first_seen=None,
-               exclude=(), sort: str = "date", page: int = 1, per_page: int = 50) -> Results:
-        """Posts holding every word of `query` (none of `exclude`), newest `sort` first.
+    def search(self, query: str | Query, *, site=None, region=None, board_kind=None, since_first_seen=None,
+               sort: str = "date", page: int = 1, per_page: int = 50) -> Results:
+        """Posts matching `query` (index.query: words, "phrases", OR, -excluded, field scopes), newest first.
 
+        A query that does not parse gives no results and says why in `Results.error`.
         `since_first_seen`: a datetime, ISO string or epoch seconds; only posts the indexer first
         committed at or after it (alerts). `sort`: "date" (the post's date, or first seen when it
         has none) or "first_seen"."""
@@ -196,13 +200,18 @@ class PostSearcher:
         if sort not in SORTS:
             raise KeyError(sort)
         page, per_page = max(1, int(page)), max(1, int(per_page))
-        words = query_words(query)
-        results = Results(query=query, words=words, total=0, page=page, per_page=per_page)
-        if not words:
+        source = query.source if isinstance(query, Query) else query
+        results = Results(query=source, words=[], total=0, page=page, per_page=per_page)
+        if isinstance(query, Query):
+            parsed = query
+        elif not (query or "").strip():
+            parsed = None
+        else:
+            parsed, results.error = try_parse(query)
+        if parsed is None:
             results.took_ms = round((time.perf_counter() - started) * 1000, 3)
             return results
-        wanted = [_word(w) for w in words]
-        not_words = [_word(w) for e in exclude for w in query_words(e)]
+        results.words = parsed.words
         filters = [(cat, vals) for cat, vals in (("site", _values(site)), ("region", _values(region)),
                                                   ("board_kind", _values(board_kind))) if vals is not None]
         since_us = _micros(since_first_seen) if since_first_seen is not None else None
@@ -212,7 +221,7 @@ class PostSearcher:
         total = 0
         parts = self._parts  # one view for the whole search, whatever a refresh does meanwhile
         for number, part in enumerate(parts):
-            ids = self._matches(part, wanted, not_words, filters, since_us)
+            ids = self._matches(part, parsed, filters, since_us)
             if ids is None or not len(ids):
                 continue
             seg = part.seg
@@ -236,6 +245,7 @@ class PostSearcher:
             local = np.concatenate([t[1] for t in tops])
             order = np.lexsort((np.concatenate([t[4] for t in tops]), -np.concatenate([t[3] for t in tops]),
                                 -np.concatenate([t[2] for t in tops])))
+            words = parsed.words
             for k in order[(page - 1) * per_page:need].tolist():
                 row = parts[int(where[k])].seg.row(int(local[k]))
                 row["highlights"] = {name: spans for name in POST_SEARCH_FIELDS
@@ -244,19 +254,29 @@ class PostSearcher:
         results.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return results
 
-    def _matches(self, part: _Part, words: list[_Word], not_words: list[_Word], filters, since_us) -> np.ndarray | None:
+    def _candidates(self, seg: Segment, term: Term) -> tuple[np.ndarray, bool]:
+        """(candidates of the term, exact). The grams cover the title and the body: for a term searching
+        exactly those they decide (a word of up to 3 characters, or a common long gram); for one inside
+        them they give candidates to check; for the department or an extra field every post is a candidate."""
+        fields = field_set(term)
+        if not fields <= seg.grams_fields:
+            return np.arange(seg.docs, dtype=np.uint16), False
+        ids, exact = _word_ids(seg, _word(term.text))
+        return ids, exact and fields == seg.grams_fields
+
+    def _matches(self, part: _Part, query: Query, filters, since_us) -> np.ndarray | None:
         """Local ids of the segment's live posts matching everything, sorted; None when none."""
         seg = part.seg
         if since_us is not None and seg.first_seen_max < since_us:
             return None
-        per_word, exact = {}, set()
-        for w in words:
-            per_word[w], is_exact = _word_ids(seg, w)
-            if not len(per_word[w]):
+        groups = []
+        for group in query.groups:
+            found = [(term, *self._candidates(seg, term)) for term in group]
+            union = _union([ids for _, ids, _ in found])
+            if not len(union):
                 return None
-            if is_exact:
-                exact.add(w)
-        cand = intersect(list(per_word.values()))
+            groups.append((found, union))
+        cand = intersect([union for _, union in groups])
         if not len(cand):
             return None
         if not part.all_live:
@@ -273,31 +293,41 @@ class PostSearcher:
         if since_us is not None and seg.first_seen_min < since_us:
             cand = cand[seg.first_seen_us[cand] >= since_us]
             narrowed = True
-        for w in sorted((w for w in words if w not in exact), key=lambda w: len(per_word[w])):
+        for found, union in sorted(groups, key=lambda g: len(g[1])):
             if not len(cand):
                 return None
-            cand = self._holding(seg, w, cand, per_word[w], narrowed or len(words) > 1)
-        for w in not_words:
+            held = [intersect([ids, cand]) if exact else
+                    self._holding(seg, term, intersect([ids, cand]), ids, narrowed or len(groups) > 1)
+                    for term, ids, exact in found]
+            cand = _union(held) if len(held) > 1 else held[0]
+        for term in query.excluded:
             if not len(cand):
                 break
-            ids, is_exact = _word_ids(seg, w)
+            ids, exact = self._candidates(seg, term)
             hit = intersect([ids, cand])
-            if len(hit) and not is_exact:
-                hit = self._holding(seg, w, hit, None, True)
+            if len(hit) and not exact:
+                hit = self._holding(seg, term, hit, None, True)
             if len(hit):
                 cand = cand[~member(cand, hit)]
         return cand
 
     @staticmethod
-    def _holding(seg: Segment, w: _Word, cand: np.ndarray, all_cand: np.ndarray | None, narrowed: bool) -> np.ndarray:
-        """The candidates whose text holds the long word `w`, through the cache on large segments."""
-        if CHECKED.budget and seg.docs >= CACHE_MIN_DOCS:
-            key = (str(seg.path), w.word)
+    def _holding(seg: Segment, term: Term, cand: np.ndarray, all_cand: np.ndarray | None, narrowed: bool) -> np.ndarray:
+        """The candidates whose text holds `term` in its fields, through the cache on large segments."""
+        if CHECKED.budget and seg.docs >= CACHE_MIN_DOCS and all_cand is not None:
+            key = (str(seg.path), term.text, term.fields)
             held = CHECKED.get(key)
             if held is not None:
                 return intersect([cand, held])
-            if all_cand is not None and (not narrowed or len(cand) * 4 >= len(all_cand)):
-                held = seg.holding(all_cand, w.utf16)
+            if not narrowed or len(cand) * 4 >= len(all_cand):
+                held = holding(seg, all_cand, term)
                 CHECKED.put(key, held)
                 return intersect([cand, held])
-        return seg.holding(cand, w.utf16)
+        return holding(seg, cand, term)
+
+
+def _union(lists: list[np.ndarray]) -> np.ndarray:
+    lists = [x for x in lists if len(x)]
+    if not lists:
+        return np.zeros(0, dtype=np.uint16)
+    return lists[0] if len(lists) == 1 else np.union1d(lists[0], np.concatenate(lists[1:])).astype(lists[0].dtype)

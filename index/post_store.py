@@ -135,6 +135,27 @@ def _csr(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return keys[starts], offs, ids.astype(np.uint16)
 
 
+SEARCHED_FIELDS = 2  # the grams cover a post's first two fields (title, body): what a term searches by default
+_SEP16 = SEP.encode("utf-16-le")
+
+
+def searched(text: str) -> str:
+    """The part of a post's text its grams cover: the title and the body (index.query's default fields)."""
+    return SEP.join(text.split(SEP)[:SEARCHED_FIELDS])
+
+
+def searched16(text16: bytes) -> bytes:
+    """`searched` of a UTF-16-LE text."""
+    pos = -2
+    for _ in range(SEARCHED_FIELDS):
+        pos = text16.find(_SEP16, pos + 2)
+        while pos >= 0 and pos & 1:
+            pos = text16.find(_SEP16, pos + 1)
+        if pos < 0:
+            return text16
+    return text16[:pos]
+
+
 def build_postings(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Postings (keys, offsets, local ids) of the folded texts of one segment."""
     parts = [_postings_chunk(texts[i:i + 4096], i) for i in range(0, len(texts), 4096)]
@@ -349,7 +370,11 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
     ids = ids[sparse]
     texts = b"".join(cols.texts)
     text_off = _offsets(cols.texts)
-    long_grams = dense_grams(texts, text_off, n) if n >= LONG_MIN_DOCS else []
+    if n >= LONG_MIN_DOCS:
+        covered = [searched16(t) for t in cols.texts]
+        long_grams = dense_grams(b"".join(covered), _offsets(covered), n)
+    else:
+        long_grams = []
     blocks: list[tuple[str, np.ndarray | bytes]] = [
         ("date_sort", np.asarray(cols.date_sort, dtype=np.int64)),
         ("first_seen_us", np.asarray(cols.first_seen_us, dtype=np.int64)),
@@ -370,7 +395,8 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
         size = data.nbytes if isinstance(data, np.ndarray) else len(data)
         table[name] = [data.dtype.str if isinstance(data, np.ndarray) else "bytes", pos, size]
         pos += size + _pad(size)
-    head = MAGIC + json.dumps({"docs": n, "cats": cat_values, "long": len(long_grams), "blocks": table},
+    head = MAGIC + json.dumps({"docs": n, "cats": cat_values, "long": len(long_grams), "grams_fields": SEARCHED_FIELDS,
+                               "blocks": table},
                               ensure_ascii=False).encode() + b"\n"
     head += b"\0" * _pad(len(head))
     with open(path, "wb") as fh:
@@ -397,6 +423,8 @@ class Segment:
         head = json.loads(self.mm[len(MAGIC):end])
         data = end + 1 + _pad(end + 1)
         self.docs: int = head["docs"]
+        # the fields its grams cover: title and body; segments written before field scopes cover all three
+        self.grams_fields = frozenset(range(head.get("grams_fields", 3)))
         self.cats: dict[str, list[str]] = head["cats"]
         self.cat_index = {c: {v: k for k, v in enumerate(vals)} for c, vals in self.cats.items()}
         self._base: dict[str, int] = {}
@@ -649,7 +677,7 @@ class PostStore:
             cols.ids.append(p.id)
             cols.rows.append(zlib.compress(p.json, 1))
             cols.texts.append(p.text.encode("utf-16-le", "surrogatepass"))
-            texts.append(p.text)
+            texts.append(searched(p.text))
             cols.date_sort.append(p.date_sort)
             cols.first_seen_us.append(p.first_seen_us)
             cols.seq.append(p.seq)
@@ -760,7 +788,10 @@ class PostStore:
             for cat in CATS:
                 values = seg.cats[cat]
                 cols.cats[cat].extend(values[c] for c in getattr(seg, f"cat_{cat}")[keep].tolist())
-        postings = merge_postings(parts)
+        if all(seg.grams_fields == frozenset(range(SEARCHED_FIELDS)) for seg, _ in parts):
+            postings = merge_postings(parts)
+        else:  # an older segment's grams cover every field: grams of the searched part, anew
+            postings = build_postings([searched(t.decode("utf-16-le", "surrogatepass")) for t in cols.texts])
         path = self.root / f"{self._next_name()}.seg"
         write_segment(path, cols, postings)
         self._publish(set(), [Segment(path)], list(chosen))

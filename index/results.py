@@ -37,6 +37,7 @@ class Results:
     groups: list[Group] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     took_ms: float = 0.0
+    error: str | None = None  # why the query could not be read (shown instead of results)
 
     @property
     def pages(self) -> int:

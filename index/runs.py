@@ -8,11 +8,18 @@ import re
 
 from whoosh.query import Term
 
+from conf.keys import Keys
+from conf.wire import RunEvent
+
 from index.snapshot import write_snapshot
 from index.state import LiveState, utc_iso
 from index.store import STAFF, Store
 
 logger = logging.getLogger(__name__)
+
+# run counters kept with a site's last run (status page, operator alerts)
+RUN_FIGURES = ("pages", "items", "errors", "retries", "failed", "gave_up", "list_rows", "empty_lists", "not_modified",
+               "bounds_hit", "bytes")
 
 
 def snapshot_stem(run_id: str) -> str:
@@ -43,7 +50,7 @@ def purge_retired(store: Store, state: LiveState) -> None:
 
 
 def _remove_stale_snapshots(store: Store, site: str, keep: set[str]) -> None:
-    folder = store.paths.snapshots / site
+    folder = store.paths.site_snapshots(site)
     for path in folder.glob("*"):
         if path.name.split(".")[0] not in keep and not path.name.startswith("."):
             path.unlink(missing_ok=True)
@@ -53,73 +60,82 @@ def _mirror_flag(client, prefix: str | None, site: str, flag: dict | None) -> No
     if client is None or not prefix:
         return
     if flag:
-        client.hset(f"{prefix}:flags", site, json.dumps(flag, ensure_ascii=False))
+        client.hset(Keys(prefix).flags, site, json.dumps(flag, ensure_ascii=False))
     else:
-        client.hdel(f"{prefix}:flags", site)
+        client.hdel(Keys(prefix).flags, site)
 
 
-def _failure_reason(client, prefix: str | None, run_id: str, status: str) -> str:
-    detail = None
-    if client is not None and prefix:
-        detail = client.hget(f"{prefix}:run:{run_id}", "reason")
-    detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else detail
-    return f"run {run_id} {status}" + (f": {detail}" if detail else "")
+def _iso(epoch) -> str | None:
+    try:
+        return utc_iso(float(epoch)) if epoch not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
-def _pages_given_up(client, prefix: str | None, run_id: str) -> int:
-    """Pages of the run that stayed unreachable after every retry: its data may be incomplete."""
-    if client is None or not prefix:
-        return 0
-    return int(client.hget(f"{prefix}:run:{run_id}", "gave_up") or 0)
+def judge(event: RunEvent, rows: int, live_rows: int, healthy_ratio: float) -> str | None:
+    """The healthy-run rule, in one place: why a run must not be trusted, or None when it is healthy.
+
+    Any run: it failed or was cancelled; every page failed; list pages matched no rows where rows
+    were expected (layout changed?). A board run also: its list pages held no rows at all. A
+    directory run also: it hit a crawl bound (pages, depth, list pages); pages stayed unreachable
+    after every retry; it has no rows; it has fewer than `healthy_ratio` of the live rows."""
+    rid = event.run_id
+    if event.status != "finished":
+        return f"run {rid} {event.status}" + (f": {event.reason}" if event.reason else "")
+    pages, failed = event.number("pages"), event.number("failed") + event.number("gave_up")
+    if not pages and failed:
+        return f"run {rid} finished but every page failed ({failed} failed)"
+    if event.number("empty_lists"):
+        return f"run {rid} has {event.number('empty_lists')} list page(s) with no rows (layout changed?)"
+    if event.kind == "board":
+        if pages and "list_rows" in event.run and not event.number("list_rows") and not event.number("not_modified"):
+            return f"run {rid} found no rows on any list page (layout changed?)"
+        return None
+    if event.number("bounds_hit"):  # a board's history may be longer than its bounds; a directory's may not
+        return f"run {rid} stopped at a crawl bound ({event.run.get('bound') or 'max_pages/max_depth/max_list_pages'})"
+    if event.number("gave_up"):
+        return f"run {rid} finished but {event.number('gave_up')} page(s) could not be fetched after retries"
+    if not rows:
+        return f"run {rid} finished with 0 rows"
+    if rows < healthy_ratio * live_rows:
+        return f"run {rid} has {rows} rows, fewer than {healthy_ratio:.0%} of the {live_rows} live rows"
+    return None
 
 
-def handle_run_event(store: Store, state: LiveState, event: dict, *, healthy_ratio: float = 0.5,
+def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy_ratio: float = 0.5,
                      client=None, prefix: str | None = None) -> str:
-    """Apply a run_end / run_failed event; returns "live", "dropped", "board" or "seen"."""
-    run_id, site = str(event.get("run_id") or ""), str(event.get("site") or "")
-    if not run_id or not site:
-        logger.warning("run event without run id or site ignored: %r", event)
-        return "seen"
+    """Apply a run event; returns "live", "dropped" (a refused directory run), "board", "flagged" (an
+    unhealthy board run) or "seen" (already handled)."""
+    run_id, site = event.run_id, event.site
     if run_id in state.outcomes:
         return "seen"
-    status = event.get("status") or ("finished" if event.get("type") == "run_end" else "failed")
-    ended = event.get("ended_at")
-    ended_at = utc_iso(ended) if isinstance(ended, (int, float)) else (ended or utc_iso())
+    ended_at = utc_iso(event.ended_at)
     entry = state.site(site)
     rows = run_rows(store, run_id)
-    kind = event.get("kind") or ("directory" if rows or entry.get("run_id") else "board")
-    entry["last_run"] = {"run_id": run_id, "kind": kind, "status": status, "rows": len(rows), "ended_at": ended_at}
+    kind = event.kind or ("directory" if rows or entry.get("run_id") else "board")
+    entry["last_run"] = {"run_id": run_id, "kind": kind, "status": event.status, "rows": len(rows), "ended_at": ended_at,
+                         "started_at": _iso(event.run.get("started_at")), "slot": event.run.get("slot"),
+                         "stats": {k: event.number(k) for k in RUN_FIGURES if k in event.run}}
+    live_rows = entry.get("rows", 0) if entry.get("run_id") else 0
+    reason = judge(event, len(rows), live_rows, healthy_ratio)
+    flag = {"reason": reason, "run_id": run_id, "at": ended_at} if reason else None
+    entry["last_run"]["reason"] = reason
+    entry["last_run"]["outcome"] = ("flagged" if reason else "board") if kind == "board" else ("dropped" if reason else "live")
 
     if kind == "board":
-        flag = None
-        if status != "finished":
-            flag = {"reason": _failure_reason(client, prefix, run_id, status), "run_id": run_id, "at": ended_at}
-        elif not entry.get("baseline"):
-            # the board's first finished crawl: its posts are the backlog, later ones are news
-            entry["baseline"] = {"run_id": run_id, "ended_at": ended_at}
+        if reason is None:
+            entry["healthy_at"] = ended_at
+            if not entry.get("baseline"):
+                # the board's first healthy crawl: its posts are the backlog, later ones are news
+                entry["baseline"] = {"run_id": run_id, "ended_at": ended_at}
         entry["flag"] = flag
-        state.outcomes[run_id] = "board"
+        state.outcomes[run_id] = "flagged" if reason else "board"
         state.save()
         _mirror_flag(client, prefix, site, flag)
-        return "board"
-
-    live_rows = entry.get("rows", 0) if entry.get("run_id") else 0
-    gave_up = _pages_given_up(client, prefix, run_id)
-    if status != "finished":
-        reason = _failure_reason(client, prefix, run_id, status)
-    elif gave_up:
-        reason = f"run {run_id} finished but {gave_up} page(s) could not be fetched after retries"
-    elif not rows:
-        reason = f"run {run_id} finished with 0 rows"
-    elif len(rows) < healthy_ratio * live_rows:
-        reason = (f"run {run_id} has {len(rows)} rows, fewer than {healthy_ratio:.0%} "
-                  f"of the {live_rows} live rows")
-    else:
-        reason = None
+        return state.outcomes[run_id]
 
     if reason:
         logger.warning("site %s: %s; the live rows stay", site, reason)
-        flag = {"reason": reason, "run_id": run_id, "at": ended_at}
         entry["flag"] = flag
         state.outcomes[run_id] = "dropped"
         state.retired.append(run_id)
@@ -129,7 +145,7 @@ def handle_run_event(store: Store, state: LiveState, event: dict, *, healthy_rat
         return "dropped"
 
     stem = snapshot_stem(run_id)
-    folder = store.paths.snapshots / site
+    folder = store.paths.site_snapshots(site)
     write_snapshot(folder / f"{stem}.rows", folder / f"{stem}.idx", rows)
     first = rows[0]
     old_run, old_stem = entry.get("run_id"), entry.get("snapshot")

@@ -9,12 +9,14 @@ at a word start (not buried inside another noun); then rows matched outside the 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
 
 from pyroaring import BitMap
 
+from conf.keys import SLUG
 from index.gramview import GramView, Range
 from index.post_search import PostSearcher
 from index.results import Group, Results, organization_key
@@ -24,6 +26,7 @@ from index.store import IndexPaths
 from index.text import STAFF_SEARCH_FIELDS, clean, find_spans, fold, query_words
 
 logger = logging.getLogger(__name__)
+SLUG_STEM = re.compile(r"[A-Za-z0-9._-]{1,100}")  # snapshot file stems (index.runs.snapshot_stem)
 
 __all__ = ["StaffSearcher", "PostSearcher", "Results"]
 
@@ -70,14 +73,14 @@ class StaffSearcher:
             return False
         live = read_live(self.paths)
         wanted = {site: (e["run_id"], e["snapshot"], e) for site, e in live.get("sites", {}).items()
-                  if e.get("run_id") and e.get("snapshot")}
+                  if e.get("run_id") and e.get("snapshot") and SLUG.fullmatch(site) and SLUG_STEM.fullmatch(e["snapshot"])}
         current = {r.part.site: r for r in self._view.ranges}
         remove = [r for site, r in current.items() if site not in wanted or wanted[site][0] != r.part.run_id]
         add = []
         for site, (run_id, stem, entry) in wanted.items():
             if site in current and current[site].part.run_id == run_id:
                 continue
-            folder = self.paths.snapshots / site
+            folder = self.paths.site_snapshots(site)
             meta = {"site": site, "run_id": run_id, "organization": entry.get("organization") or "",
                     "region": entry.get("region") or "", "org_kind": entry.get("org_kind") or ""}
             add.append(SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta))

@@ -25,6 +25,8 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 
+from conf.keys import check_site
+from conf.paths import inside
 from index.text import SEP, fold
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,10 @@ class IndexPaths:
     @property
     def posts(self) -> Path:
         return self.root / "posts"
+
+    def site_snapshots(self, site: str) -> Path:
+        """The snapshot folder of a site; the id must be a slug and the folder stays under snapshots/."""
+        return inside(self.snapshots, check_site(site))
 
 
 class Store:

@@ -6,9 +6,9 @@ import unicodedata
 from functools import lru_cache
 
 # Fields of a staff row that a query searches, in this order inside the folded text.
-STAFF_SEARCH_FIELDS = ("department", "team", "position", "name", "phone", "duties", "email")
-# The department-like fields come first: a match past them is a match in duties, name, phone...
-STAFF_DEPARTMENT_FIELDS = 2
+STAFF_SEARCH_FIELDS = ("bureau", "department", "team", "position", "name", "phone", "duties", "email")
+# The department-like fields (실·국, department, team) come first: a match past them is a match in duties, name, phone...
+STAFF_DEPARTMENT_FIELDS = 3
 POST_SEARCH_FIELDS = ("title", "body", "department")
 SEP = "\n"  # joins folded fields; never inside a query word, so no word matches across fields
 

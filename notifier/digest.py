@@ -10,12 +10,13 @@ from __future__ import annotations
 import email.utils
 import html
 import logging
-import smtplib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from email.message import EmailMessage
 
 from notifier.feed import alert_times
+from notifier.mail import Mailer, MailError
 from notifier.store import AlertStore
 from notifier.subscription import Subscription
 from notifier.text import board_label, clean_text, korean_date, safe_url, snippet_html, snippet_plain
@@ -98,48 +99,56 @@ def compose(official: Subscription, alerts: list[dict], sender: str, period_labe
     return message
 
 
-def send_digests(store: AlertStore, subscriptions: Iterable[Subscription], smtp_host: str, smtp_port: int,
-                 sender: str, period_label: str, max_posts: int = MAX_POSTS) -> dict[str, int]:
-    """Send each official with an e-mail address their new alerts; returns official id -> posts sent."""
+@dataclass
+class DigestReport:
+    """What a digest pass did: posts sent per official, and one line per official whose mail failed."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def send_digests(store: AlertStore, subscriptions: Iterable[Subscription], mailer: Mailer, period_label: str,
+                 max_posts: int = MAX_POSTS) -> DigestReport:
+    """Send each official with an e-mail address their new alerts. A post goes to an official at most once;
+    a failed delivery puts its posts back for the next digest and is reported (never raised)."""
     client = store.client
     claim = client.register_script(_CLAIM)
-    sent: dict[str, int] = {}
-    smtp: smtplib.SMTP | None = None
-    try:
-        for official in subscriptions:
-            pending, done = store.key("pending", official.id), store.key("sent", official.id)
-            if not official.email:
-                client.delete(pending)
-                continue
-            flat = claim(keys=[pending, done])
-            rows = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
-            if not rows:
-                continue
-            rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
-            alerts = store.load(official.id, rows[:max_posts])
-            message = compose(official, alerts, sender, period_label, more=max(0, len(rows) - max_posts))
-            try:
-                if smtp is None:
-                    smtp = smtplib.SMTP(smtp_host, smtp_port, timeout=30)
-                smtp.send_message(message)
-            except (smtplib.SMTPException, OSError):
-                logger.exception("digest for %s not sent; it will be retried", official.id)
-                pipe = client.pipeline()
-                pipe.zadd(pending, {post_id: score for post_id, score in rows})
-                pipe.srem(done, *[post_id for post_id, _ in rows])
-                pipe.execute()
-                if smtp is not None:
-                    try:
-                        smtp.close()
-                    finally:
-                        smtp = None
-                continue
-            sent[official.id] = len(rows)
-            logger.info("digest sent to %s: %d post(s)", official.id, len(rows))
-    finally:
-        if smtp is not None:
-            try:
-                smtp.quit()
-            except smtplib.SMTPException:
-                smtp.close()
-    return sent
+    report = DigestReport()
+    for official in subscriptions:
+        pending, done = store.key("pending", official.id), store.key("sent", official.id)
+        if not official.email:
+            client.delete(pending)
+            continue
+        flat = claim(keys=[pending, done])
+        rows = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        if not rows:
+            continue
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
+        alerts = store.load(official.id, rows[:max_posts])
+        message = compose(official, alerts, mailer.sender, period_label, more=max(0, len(rows) - max_posts))
+        try:
+            mailer.send(message)
+        except MailError as exc:
+            report.failed[official.id] = str(exc)
+            logger.error("요약 메일 실패 %s: %s (다음 요약 때 다시 보냄) / digest for %s not sent: %s", official.id, exc,
+                         official.id, exc)
+            pipe = client.pipeline()
+            pipe.zadd(pending, {post_id: score for post_id, score in rows})
+            pipe.srem(done, *[post_id for post_id, _ in rows])
+            pipe.execute()
+            continue
+        report.sent[official.id] = len(rows)
+        logger.info("digest sent to %s: %d post(s)", official.id, len(rows))
+    return report
+
+
+def scheduled_digest(cluster, client, official_id: str) -> dict:
+    """One official's digest, sent by the scheduler at the official's digest time."""
+    from notifier.subscription import load_subscriptions, subscriptions_path
+
+    officials = [o for o in load_subscriptions(subscriptions_path(cluster)) if o.id == official_id]
+    with Mailer(cluster) as mailer:
+        report = send_digests(AlertStore(client, cluster.key_prefix), officials, mailer, "정기")
+    if report.failed:
+        return {"outcome": "failed", "official": official_id, "reason": report.failed[official_id]}
+    return {"outcome": "sent", "official": official_id, "posts": report.sent.get(official_id, 0)}

@@ -181,5 +181,5 @@ def write_static_feeds(directory: str | Path, client: redis.Redis, prefix: str, 
     for path in directory.iterdir():
         if _TOKEN_FILE.fullmatch(path.name) and path.name not in keep:
             path.unlink()
-            logger.info("removed the feed of a retired token: %s", path.name)
+            logger.info("removed the feed of a retired token: %s…", path.name[:4])
     return written

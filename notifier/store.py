@@ -16,10 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
 
 import redis
+
+from conf.keys import Keys
 
 from notifier.subscription import Subscription, ensure_tokens
 from notifier.text import from_epoch, parse_time
@@ -40,7 +43,7 @@ return 1
 
 
 def _key(prefix: str, name: str, official: str | None = None) -> str:
-    return f"{prefix}:notifier:{name}" + (f":{official}" if official is not None else "")
+    return Keys(prefix).notifier(name, official)
 
 
 def _official_id(official: str | Subscription) -> str:
@@ -51,23 +54,43 @@ def _text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def loaded_at(subscription: Subscription, default: float) -> float:
+    """When the official's file was written (sub-second): a topic found in it began then, not when a later
+    index commit first met it. The file's change time, or `default` for subscriptions without a file."""
+    try:
+        return os.stat(subscription.file).st_mtime_ns / 1e9 if subscription.file else default
+    except OSError:
+        return default
+
+
 def register(client: redis.Redis, prefix: str, subscriptions: Iterable[Subscription], now: float | None = None,
              chunk: int = 10_000) -> None:
-    """Remember when each topic was first seen, the explicit `since` dates, and create feed tokens."""
+    """Remember when each topic began (the change time of the file it was first found in, or `now` when
+    given), the explicit `since` dates, and create feed tokens; the starts of topics removed are forgotten
+    (a topic added again later begins again)."""
     subscriptions = list(subscriptions)
-    now = time.time() if now is None else now
+    fallback = time.time()
     since_key, start_key = _key(prefix, "since"), _key(prefix, "topic_start")
+    current = set()
     for i in range(0, len(subscriptions), chunk):
         pipe = client.pipeline(transaction=False)
         for sub in subscriptions[i:i + chunk]:
+            start = now if now is not None else min(loaded_at(sub, fallback), fallback)
             if sub.since is not None:
                 pipe.hset(since_key, sub.id, repr(sub.since.timestamp()))
             else:
                 pipe.hdel(since_key, sub.id)
             for topic in sub.topics:
-                pipe.hsetnx(start_key, f"{sub.id}{_US}{topic.name}", repr(now))
+                field = f"{sub.id}{_US}{topic.name}"
+                current.add(field)
+                pipe.hsetnx(start_key, field, repr(start))
         pipe.execute()
         ensure_tokens(client, prefix, [s.id for s in subscriptions[i:i + chunk]])
+    officials = {s.id for s in subscriptions}
+    stale = [f for f in (_text(k) for k in client.hkeys(start_key))
+             if f.split(_US, 1)[0] in officials and f not in current]
+    if stale:
+        client.hdel(start_key, *stale)
 
 
 class AlertStore:

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
+import time
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 
+from conf.keys import Keys
+from conf.schedules import check_schedule
+from conf.timezone import SEOUL
 from conf.schema import ListOf, Record, Spec, Str, validate
 from conf.specs import BOARD_KINDS, REGIONS
 from conf.yamlsource import ConfigError, read_yaml
@@ -18,7 +23,6 @@ from notifier.query import Query, check_query, parse_query
 
 logger = logging.getLogger(__name__)
 
-SEOUL = ZoneInfo("Asia/Seoul")
 SLUG = r"[a-z0-9][a-z0-9-]*"
 
 
@@ -83,7 +87,10 @@ OFFICIAL = Record(
     fields={
         "id": Str(pattern=SLUG, help="slug of the official (lower-case letters, digits, '-'); in a folder, the file name"),
         "name": Str(help="display name (e.g. 김민수 주무관)"),
+        "organization": Str(default=None, help="the official's organization (e.g. 경상남도 미래전략과), shown on trip proofs"),
         "email": Str(default=None, check=_check_email, help="address of the e-mail digest; none: feeds only"),
+        "digest": Str(default=None, check=check_schedule,
+                      help="when the digest is sent: cron (Seoul time) or 'every N d'; default digest_schedule of cluster.yaml"),
         "since": Since(help="alert only posts first seen after this date; default: when the notifier first sees the topic"),
         "topics": ListOf(TOPIC, min_items=1, help="keyword topics"),
     },
@@ -120,6 +127,8 @@ class Subscription:
     email: str | None = None
     since: dt.datetime | None = None
     file: str = ""
+    organization: str | None = None
+    digest: str | None = None
 
     def topic(self, name: str) -> Topic | None:
         return next((t for t in self.topics if t.name == name), None)
@@ -131,7 +140,8 @@ def _subscription(data: dict, file: str) -> Subscription:
 
     topics = tuple(Topic(t["name"], parse_query(t["query"]), opt(t["sites"]), opt(t["regions"]), opt(t["board_kinds"]))
                    for t in data["topics"])
-    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file)
+    return Subscription(data["id"], data["name"], topics, data["email"], data["since"], file, data["organization"],
+                        data["digest"])
 
 
 def subscription_files(path: Path) -> list[Path]:
@@ -178,18 +188,21 @@ def load_subscriptions(path: str | Path) -> list[Subscription]:
 
 def subscriptions_path(cluster) -> Path:
     """Where the cluster's subscriptions are (cluster.subscriptions, relative to conf/)."""
-    path = Path(cluster.subscriptions)
-    return path if path.is_absolute() else cluster.conf_dir / path
+    return cluster.subscriptions_path
 
 
 class SubscriptionSet:
     """The subscriptions of a file or folder, re-read when it changes (one stat per file per call).
 
-    A broken edit keeps the last valid version; `problems` says what is wrong until it is fixed.
+    A broken edit keeps the last valid version; `problems` says what is wrong until it is fixed. With
+    `last_good` (a folder of the service's own), every valid version is copied there, so a process that
+    starts while the file is broken runs with the last valid version instead of refusing to start
+    (without a copy it runs with none, and says so in `problems`).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, last_good: str | Path | None = None):
         self.path = Path(path)
+        self.last_good = Path(last_good) if last_good else None
         self.version = 0
         self.problems: list[str] = []
         self._signature: tuple | None = None
@@ -221,15 +234,60 @@ class SubscriptionSet:
         except ConfigError as exc:
             self.problems = exc.problems
             if self.version == 0:
-                raise
+                if self.last_good is None:
+                    raise
+                return self._start_from_last_good(exc)
             logger.error("subscriptions not reloaded, keeping version %d:\n%s", self.version, exc)
             return False
         self.problems = []
+        self._use(subscriptions)
+        self._keep_copy()
+        logger.info("loaded %d subscriptions from %s (version %d)", len(subscriptions), self.path, self.version)
+        return True
+
+    def _use(self, subscriptions: list[Subscription]) -> None:
         self._subscriptions = subscriptions
         self._matcher = None
         self.version += 1
-        logger.info("loaded %d subscriptions from %s (version %d)", len(subscriptions), self.path, self.version)
-        return True
+
+    def _copy_path(self) -> Path:
+        return self.last_good / (self.path.name if not self.path.is_dir() else "officials")
+
+    def _keep_copy(self) -> None:
+        """The valid version's files, copied into last_good (atomically per file)."""
+        if self.last_good is None:
+            return
+        target = self._copy_path()
+        files = subscription_files(self.path)
+        try:
+            if self.path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                for old in target.glob("*.yaml"):
+                    if old.name not in {f.name for f in files}:
+                        old.unlink()
+                pairs = [(f, target / f.name) for f in files]
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                pairs = [(self.path, target)]
+            for source, dest in pairs:
+                tmp = dest.with_name(f".{dest.name}.tmp")
+                tmp.write_bytes(source.read_bytes())
+                os.replace(tmp, dest)
+        except OSError as exc:
+            logger.warning("could not keep a copy of the valid subscriptions in %s: %s", self.last_good, exc)
+
+    def _start_from_last_good(self, error: ConfigError) -> bool:
+        copy = self._copy_path()
+        try:
+            subscriptions = load_subscriptions(copy) if copy.exists() else []
+        except ConfigError:
+            subscriptions = []
+        note = (f"using the last valid version kept at {copy} ({len(subscriptions)} officials)" if subscriptions
+                else "no valid version was ever loaded: running with no subscriptions")
+        self.problems = error.problems + [note]
+        logger.error("subscriptions at %s are invalid; %s:\n%s", self.path, note, error)
+        self._use(subscriptions)
+        return bool(subscriptions)
 
     def current(self) -> list[Subscription]:
         """The latest valid subscriptions (reloading first if the files changed)."""
@@ -255,14 +313,26 @@ class SubscriptionSet:
         return self._matcher
 
     def ensure_registered(self, client: redis.Redis, prefix: str) -> None:
-        """Record start times and feed tokens of the current version once per version and Redis."""
+        """Record start times and feed tokens of the current version once per version and Redis, and publish
+        the file's problems (or their absence) for the status page."""
         from notifier.store import register
 
         self.reload()
         key = (id(client), prefix)
-        if self._registered.get(key) != self.version:
+        state = (self.version, tuple(self.problems))
+        if self._registered.get(key) != state:
             register(client, prefix, self._subscriptions)
-            self._registered[key] = self.version
+            report_problems(client, prefix, "subscriptions", self.problems)
+            self._registered[key] = state
+
+
+def report_problems(client: redis.Redis, prefix: str, source: str, problems: list[str]) -> None:
+    """Configuration problems a running service found (shown on /status and by `nugo status`)."""
+    if problems:
+        client.hset(Keys(prefix).config_problems, source,
+                    json.dumps({"problems": problems[:50], "at": time.time()}, ensure_ascii=False))
+    else:
+        client.hdel(Keys(prefix).config_problems, source)
 
 
 # --- Feed tokens -----------------------------------------------------------
@@ -286,7 +356,8 @@ return ARGV[2]
 
 def token_keys(prefix: str) -> list[str]:
     """[token -> official id, official id -> token]."""
-    return [f"{prefix}:feed_tokens", f"{prefix}:feed_tokens:by_official"]
+    keys = Keys(prefix)
+    return [keys.feed_tokens, keys.feed_tokens_by_official]
 
 
 def new_token() -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from zoneinfo import ZoneInfo
 
+from conf.timezone import SEOUL
 from index.text import clean
 from notifier.query import highlight_pattern
 
-SEOUL = ZoneInfo("Asia/Seoul")
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -101,3 +100,22 @@ def safe_url(value, fallback: str = "") -> str:
     """The URL when it is http(s), else `fallback` (no javascript: or data: links from crawled data)."""
     url = clean_text(value)
     return url if re.match(r"(?i)https?://", url) else fallback
+
+
+def flag_text(reason: str | None) -> str:
+    """A Korean explanation of an (English, technical) flag reason."""
+    if not reason:
+        return ""
+    numbers = re.search(r"has (\d+) rows.* the (\d+) live rows", reason)
+    if numbers:
+        return (f"최근 수집 결과({numbers.group(1)}명)가 기존 자료({numbers.group(2)}명)보다 크게 줄어 "
+                "이전 자료를 그대로 보여 줍니다.")
+    for needle, text in (("layout changed", "사이트 화면 구성이 바뀐 것 같습니다(목록에서 자료를 찾지 못함)."),
+                         ("0 rows", "최근 수집에서 직원 자료가 0건이었습니다."),
+                         ("every page failed", "사이트가 모든 요청에 오류로 답했습니다."),
+                         ("could not be fetched", "일부 페이지를 끝내 받지 못했습니다."),
+                         ("crawl bound", "수집 한도(페이지 수·깊이)에 걸려 자료가 모자랄 수 있습니다."),
+                         ("cancelled", "수집이 취소되었습니다.")):
+        if needle in reason:
+            return text + " 이전 자료를 그대로 보여 줍니다."
+    return "최근 수집에 실패했습니다. 이전 자료를 그대로 보여 줍니다."

@@ -79,12 +79,15 @@ def _date_key(value: str | None):
 
 
 def staff_key(row: dict) -> tuple:
-    return tuple((row.get(k) or "").strip() for k in ("site", "department", "team", "position", "name", "phone", "duties", "email"))
+    return tuple((row.get(k) or "").strip() for k in ("site", "bureau", "department", "team", "position", "name", "phone",
+                                                      "duties", "email")) + (json.dumps(row.get("lines") or None),)
 
 
 def post_key(post: dict) -> tuple:
     return (post["site"], post["url"], post["title"], _date_key(post.get("date")), post.get("department") or "",
-            post.get("body") or "", tuple(post.get("attachments") or ()))
+            post.get("body") or "", tuple(post.get("attachments") or ()),
+            json.dumps(post.get("attachment_links") or None, ensure_ascii=False),
+            json.dumps(post.get("extra") or None, ensure_ascii=False, sort_keys=True), bool(post.get("pinned")))
 
 
 def truth(farm, sites: set[str] | None = None) -> tuple[list[tuple], list[tuple]]:

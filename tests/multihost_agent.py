@@ -46,17 +46,18 @@ def index() -> dict:
 
     cluster = _cluster()
     client = redis_client(cluster, start=False)
-    stats = run_indexer(cluster, once=True, client=client)
-    official = load_subscriptions(subscriptions_path(cluster))[0]
     post = None
     for _, fields in client.xrange(f"{cluster.key_prefix}:items", count=20000):
         if fields.get(b"type") == b"post":
             post = json.loads(fields[b"json"])
             post.setdefault("first_seen", "2030-01-01T00:00:00+09:00")
             break
+    stats = run_indexer(cluster, once=True, client=client)  # it trims what it acknowledged
+    official = load_subscriptions(subscriptions_path(cluster))[0]
     new = AlertStore(client, cluster.key_prefix).record(
         [(official.id, official.topics[0].name, post["id"], [])], [post], now=0.0) if post else 0
-    return {"staff": stats.staff, "posts": stats.posts, "runs": stats.runs, "swapped": stats.swapped,
+    flags = {k.decode(): json.loads(v) for k, v in client.hgetall(f"{cluster.key_prefix}:flags").items()}
+    return {"flags": flags, "staff": stats.staff, "posts": stats.posts, "runs": stats.runs, "swapped": stats.swapped,
             "acked": stats.acked, "alerts_recorded": new, "official": official.id, "post_title": post and post["title"]}
 
 
@@ -64,7 +65,7 @@ def web() -> dict:
     """The web service's Redis reads: a personal feed (token lookup, alerts), through the real WSGI app."""
     from conf.connection import redis_client
     from notifier.subscription import load_subscriptions, subscriptions_path, token_for
-    from workers.web import make_app
+    from web.app import make_app
 
     cluster = _cluster()
     official = load_subscriptions(subscriptions_path(cluster))[0]
@@ -130,7 +131,8 @@ def probe() -> dict:
         "crawler SCRIPT FLUSH": _outcome(crawler.script_flush),
         "crawler key outside the prefix": _outcome(lambda: crawler.set("other:key", "x")),
         "web writes a notifier key": _outcome(lambda: web_user.hset("nugo:notifier:modified", "x", "1")),
-        "web reads a frontier key": _outcome(lambda: web_user.hget("nugo:run:x", "status")),
+        "web writes a run": _outcome(lambda: web_user.hset("nugo:run:x", "status", "finished")),
+        "crawler writes a 요있다 token": _outcome(lambda: crawler.set("nugo:visit:form:" + "x" * 20, "someone")),
         "indexer pushes to a crawl queue": _outcome(lambda: indexer.lpush("nugo:q:example", "x")),
         "indexer writes a run": _outcome(lambda: indexer.hset("nugo:run:x", "status", "finished")),
     }

@@ -138,3 +138,21 @@ def test_celery_runs_under_each_role_that_runs_celery(acl_server, role):
     denied = [e for e in admin.acl_log(count=50) if e.get("username") == role and e.get("reason") != "auth"]
     assert not denied, denied
     assert all(k.startswith(b"nugo:celery:") for k in admin.scan_iter(count=1000))
+
+
+def test_every_key_of_the_key_table_is_written_by_some_role_and_read_by_all(acl_server):
+    """The ACL follows conf/keys.py: a key added to the table is never NOPERM for every service."""
+    import re as _re
+
+    from conf.keys import TABLE
+
+    _, admin = acl_server
+    for spec in TABLE:
+        if spec.type == "channel":
+            continue
+        key = "nugo:" + _re.sub(r"\{[a-z_]+\}", "x1", spec.pattern)
+        writers = [role for role in acl.ROLES if role != "admin"
+                   and admin.execute_command("ACL", "DRYRUN", role, "DEL", key) in (b"OK", "OK")]
+        assert writers, f"no role may write {key} ({spec.owner})"
+        for role in acl.ROLES:
+            assert admin.execute_command("ACL", "DRYRUN", role, "EXISTS", key) in (b"OK", "OK"), (role, key)

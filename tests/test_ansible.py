@@ -286,7 +286,7 @@ def test_units_are_hardened(deployed):
             assert line in text, (name, line)
         assert re.search(r"^MemoryMax=\S+", text, re.M), name
         assert "NUGO_REDIS_PASSWORD" not in text and "EnvironmentFile=" in text
-    assert "--max-memory-per-child" in units["nugo-celery-worker.service"]
+    assert "--max-memory-mb" in units["nugo-celery-worker.service"] and "--max-tasks" in units["nugo-celery-worker.service"]
     assert "--queues index --concurrency 1" in units["nugo-index.service"]
     assert f"ReadWritePaths={deployed.roots['head']}/var/lib/nugo" in units["nugo-crawler@.service"]
 
@@ -426,3 +426,19 @@ def test_the_head_wakes_the_workers_with_magic_packets(deployed):
         sock.close()
     assert "00:00:5e:00:53:11" in result.stdout
     assert packets == [b"\xff" * 6 + bytes.fromhex("00005e005311") * 16] * 3
+
+
+def test_every_unit_runs_a_command_the_cli_accepts(deployed):
+    """ExecStart lines are parsed by the real `nugo` argument parser: a renamed option fails here."""
+    from workers.cli import build_parser
+
+    parser = build_parser()
+    seen = 0
+    for root in deployed.roots.values():
+        for unit in _units(root):
+            for line in unit.read_text().splitlines():
+                if line.startswith("ExecStart=") and line.split()[0].endswith("/bin/nugo"):
+                    args = parser.parse_args(line.split()[1:])
+                    assert args.command in ("worker", "celery-worker", "scheduler", "serve"), line
+                    seen += 1
+    assert seen >= 7

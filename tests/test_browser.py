@@ -15,7 +15,7 @@ from index.results import organization_key
 from tests.synthetic import ORGANIZATIONS, staff_rows
 from tests.conftest import delete_prefix
 from tests.test_web import STAFF, build_index
-from workers.web import make_app
+from web.app import make_app
 
 from selenium import webdriver  # noqa: E402  (installed by `bash .ci/setup`, like chromium: never skipped)
 from selenium.webdriver.chrome.service import Service  # noqa: E402

@@ -1,7 +1,6 @@
 """Distributed crawl of the site farm: real Redis, real Scrapy worker processes, real HTTP."""
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
@@ -139,7 +138,7 @@ def test_faulty_sites_are_reported_and_healthy_ones_complete(kit_factory, farm):
     assert_matches_truth(kit, healthy | {"sejong", "busan-announce"})  # retries and patience recover these fully
     assert int(runs["sejong"]["retries"]) > 0
     incheon_errors = " | ".join(e["reason"] for e in kit.frontier.run_errors(kit.runs["incheon"]))
-    assert "redirect" in incheon_errors and "cap" in incheon_errors and "skipped" in incheon_errors
+    assert "redirect" in incheon_errors and "crawl bound" in incheon_errors and "skipped" in incheon_errors
     layout_errors = " | ".join(e["reason"] for e in kit.frontier.run_errors(kit.runs["seoul-press"]))
     assert "no rows matched" in layout_errors
     assert int(runs["seoul-press"]["items"]) == 0

@@ -182,4 +182,4 @@ def test_incomplete_directory_crawl_never_replaces_good_rows(farm, private_redis
     assert after == before  # the good rows are still searchable
     status = site_status(index_dir(kit.cluster))
     assert "could not be fetched" in status["ulsan"]["flagged"]
-    assert "0 rows" in status["sejong"]["flagged"]
+    assert "layout changed" in status["sejong"]["flagged"]

@@ -15,25 +15,17 @@ from index.search import PostSearcher, StaffSearcher
 from index.state import site_status
 from index.store import STAFF, IndexerBusy, Store
 from tests.synthetic import staff_rows
-from index.writer import GROUP, consume
+from conf.wire import append, run_event
+from index.stream import GROUP
+from index.writer import consume
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ("gyeongnam", "경상남도", "경남", "province", "055")
 
 
-def push(client, prefix: str, items: list[dict]) -> None:
-    """XADD exactly as the crawler's EMIT script does: type, run_id, json."""
-    pipe = client.pipeline(transaction=False)
-    for item in items:
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(item, ensure_ascii=False), "type": item["type"],
-                                      "run_id": item["run_id"]})
-    pipe.execute()
-
-
-def end_run(client, prefix: str, site: str, run_id: str, *, status: str = "finished", kind: str = "directory") -> None:
-    kind_ = "run_end" if status == "finished" else "run_failed"
-    event = {"type": kind_, "run_id": run_id, "site": site, "status": status, "kind": kind, "ended_at": time.time()}
-    client.xadd(f"{prefix}:items", {"type": kind_, "run_id": run_id, "json": json.dumps(event)})
+def end_run(client, prefix: str, site: str, run_id: str, *, status: str = "finished", kind: str = "directory",
+            **run) -> None:
+    append(client, prefix, [run_event(run_id, site, status=status, kind=kind, **run)])
 
 
 def site_rows(n: int, run_id: str, seed: int = 1) -> list[dict]:
@@ -63,7 +55,7 @@ def staff_count(store: Store, run_id: str | None = None) -> int:
 # --- writer -------------------------------------------------------------------------------------
 
 def test_items_become_searchable_after_commit(redis_client, prefix, tmp_path):
-    push(redis_client, prefix, site_rows(120, "gyeongnam-r1") + [post(i) for i in range(30)])
+    append(redis_client, prefix, site_rows(120, "gyeongnam-r1") + [post(i) for i in range(30)])
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     stats = consume(redis_client, prefix, tmp_path, once=True, batch=50)
     assert (stats.staff, stats.posts, stats.runs, stats.swapped) == (120, 30, 1, 1)
@@ -81,11 +73,11 @@ def test_items_become_searchable_after_commit(redis_client, prefix, tmp_path):
 
 def test_redelivery_never_duplicates_and_keeps_first_seen(redis_client, prefix, tmp_path):
     rows, posts = site_rows(80, "gyeongnam-r1"), [post(i) for i in range(20)]
-    push(redis_client, prefix, rows + posts)
+    append(redis_client, prefix, rows + posts)
     consume(redis_client, prefix, tmp_path, once=True)
     before = {h["id"]: h["first_seen"] for h in PostSearcher(tmp_path).search("드론", per_page=100).hits}
     time.sleep(1.1)  # first_seen has one-second resolution in the stored row
-    push(redis_client, prefix, rows + posts + [post(99)])  # the crawler delivers everything again
+    append(redis_client, prefix, rows + posts + [post(99)])  # the crawler delivers everything again
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     consume(redis_client, prefix, tmp_path, once=True)
     store = Store(tmp_path)
@@ -99,7 +91,7 @@ def test_redelivery_never_duplicates_and_keeps_first_seen(redis_client, prefix, 
 
 def test_the_same_item_twice_in_one_batch_is_one_document(redis_client, prefix, tmp_path):
     rows, posts = site_rows(30, "gyeongnam-r1"), [post(i) for i in range(10)]
-    push(redis_client, prefix, rows + posts + rows + posts)
+    append(redis_client, prefix, rows + posts + rows + posts)
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     consume(redis_client, prefix, tmp_path, once=True)
     assert staff_count(Store(tmp_path)) == 30 and len(StaffSearcher(tmp_path)) == 30
@@ -107,11 +99,11 @@ def test_the_same_item_twice_in_one_batch_is_one_document(redis_client, prefix, 
 
 
 def test_crash_between_read_and_commit_loses_and_duplicates_nothing(redis_server, redis_client, prefix, tmp_path):
-    push(redis_client, prefix, site_rows(300, "gyeongnam-r1") + [post(i) for i in range(40)])
+    append(redis_client, prefix, site_rows(300, "gyeongnam-r1") + [post(i) for i in range(40)])
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
-    code = ("import sys, redis; from index.writer import consume; "
+    code = ("import sys, redis; from index.writer import consume; from tests.doubles import crash_at_commit; "
             "consume(redis.Redis.from_url(sys.argv[1]), sys.argv[2], sys.argv[3], once=True, batch=100, "
-            "crash_before_commit=3)")
+            "before_commit=crash_at_commit(3))")
     proc = subprocess.run([sys.executable, "-c", code, redis_server.url, prefix, str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
@@ -137,7 +129,7 @@ def test_second_writer_fails_clearly_or_waits(redis_client, prefix, tmp_path):
             consume(redis_client, prefix, tmp_path, once=True, lock_wait=0.3)
         assert time.monotonic() - started >= 0.3
         threading.Timer(0.3, holder.release_writer).start()
-        push(redis_client, prefix, [post(1)])
+        append(redis_client, prefix, [post(1)])
         stats = consume(redis_client, prefix, tmp_path, once=True, lock_wait=10)  # waits, then writes
         assert stats.posts == 1
     finally:
@@ -150,7 +142,7 @@ def test_stop_event_ends_a_blocking_consume(redis_client, prefix, tmp_path):
     worker = threading.Thread(target=lambda: out.update(stats=consume(redis_client, prefix, tmp_path, stop=stop,
                                                                       block_ms=100)))
     worker.start()
-    push(redis_client, prefix, [post(i) for i in range(5)])
+    append(redis_client, prefix, [post(i) for i in range(5)])
     deadline = time.monotonic() + 10
     while not _all_acked(redis_client, prefix):
         assert time.monotonic() < deadline, "the consumer did not index the items in time"
@@ -181,13 +173,13 @@ def _live(tmp_path):
 
 
 def test_healthy_run_replaces_the_live_rows_atomically(redis_client, prefix, tmp_path):
-    push(redis_client, prefix, site_rows(200, "gyeongnam-r1", seed=1))
+    append(redis_client, prefix, site_rows(200, "gyeongnam-r1", seed=1))
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     consume(redis_client, prefix, tmp_path, once=True)
     searcher = StaffSearcher(tmp_path)
     assert {h["run_id"] for h in searcher.search("055", per_page=1000).hits} == {"gyeongnam-r1"}
 
-    push(redis_client, prefix, site_rows(150, "gyeongnam-r2", seed=2))  # 75 % of the live rows: healthy
+    append(redis_client, prefix, site_rows(150, "gyeongnam-r2", seed=2))  # 75 % of the live rows: healthy
     consume(redis_client, prefix, tmp_path, once=True)
     searcher.refresh()
     during = searcher.search("055", per_page=1000)  # the run is in progress: only the old rows
@@ -207,36 +199,79 @@ def test_healthy_run_replaces_the_live_rows_atomically(redis_client, prefix, tmp
     assert searcher.refresh() is False
 
 
-def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
-    sizes = {"gyeongnam-r1": 120, "gyeongnam-r2": 100, "gyeongnam-r3": 140, "gyeongnam-r4": 90, "gyeongnam-r5": 130}
-    push(redis_client, prefix, site_rows(sizes["gyeongnam-r1"], "gyeongnam-r1", seed=1))
-    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
-    consume(redis_client, prefix, tmp_path, once=True)
-    searcher = StaffSearcher(tmp_path)
+SWAP_SIZES = {"gyeongnam-r1": 120, "gyeongnam-r2": 100, "gyeongnam-r3": 140, "gyeongnam-r4": 90, "gyeongnam-r5": 130}
+WATCH = """
+import json, sys, time
+from index.search import StaffSearcher
+searcher, end = StaffSearcher(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    searcher.refresh()
+    found = searcher.search("055", per_page=1000)
+    print(json.dumps([found.total, sorted({h["run_id"] for h in found.hits})]), flush=True)
+    time.sleep(0.002)
+"""
+
+
+def watch_swaps(redis_client, prefix, tmp_path, searcher) -> tuple[list, list]:
+    """Swap a site's directory four times while other threads search it (one refreshes, two search) and two
+    other processes refresh and search on their own; returns what the threads and the processes saw."""
     seen, done = [], threading.Event()
 
-    def watch():
+    def refresher():
         while not done.is_set():
             searcher.refresh()
+            time.sleep(0.001)
+
+    def looker():
+        while not done.is_set():
             found = searcher.search("055", per_page=1000)
             seen.append((found.total, {h["run_id"] for h in found.hits}))
             time.sleep(0.001)  # yield the GIL: a busy loop can starve the writer for minutes
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    threads = [threading.Thread(target=refresher)] + [threading.Thread(target=looker) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", WATCH, str(tmp_path), "6"], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
     try:
-        for n, run_id in enumerate(list(sizes)[1:], 2):
-            push(redis_client, prefix, site_rows(sizes[run_id], run_id, seed=n))
+        for n, run_id in enumerate(list(SWAP_SIZES)[1:], 2):
+            append(redis_client, prefix, site_rows(SWAP_SIZES[run_id], run_id, seed=n))
             end_run(redis_client, prefix, "gyeongnam", run_id)
             consume(redis_client, prefix, tmp_path, once=True)
+            time.sleep(0.3)  # let every searcher see this run before the next swap
     finally:
         done.set()
-        watcher.join(30)
-    assert seen
-    for total, runs in seen:
-        assert len(runs) == 1 and total == sizes[runs.pop()]
+        for thread in threads:
+            thread.join(30)
+    outside = [json.loads(line) for proc in procs for line in proc.communicate(timeout=60)[0].splitlines()]
+    return seen, [(total, set(runs)) for total, runs in outside]
+
+
+def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
+    """A search from another thread or process sees a site's old rows or its new rows, never a mix or none.
+    `tests.doubles.non_atomic_staff_searcher` publishes the swap in two steps; against it the same check
+    fails (the last part of this test), so the check can fail."""
+    append(redis_client, prefix, site_rows(SWAP_SIZES["gyeongnam-r1"], "gyeongnam-r1", seed=1))
+    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
+    consume(redis_client, prefix, tmp_path, once=True)
+    searcher = StaffSearcher(tmp_path)
+    seen, outside = watch_swaps(redis_client, prefix, tmp_path, searcher)
+    assert len(seen) > 50 and len(outside) > 50
+    for total, runs in seen + outside:
+        assert len(runs) == 1 and total == SWAP_SIZES[next(iter(runs))]
+    assert len({frozenset(r) for _, r in seen}) >= 3  # the threads really saw several swaps
     searcher.refresh()  # five swaps: ids were compacted on the way, results stay exact
     assert searcher.search("055", per_page=1000).total == 130 and len(searcher) == 130
+
+
+def test_the_swap_check_catches_a_non_atomic_swap(redis_client, prefix, tmp_path):
+    from tests.doubles import non_atomic_staff_searcher
+
+    append(redis_client, prefix, site_rows(SWAP_SIZES["gyeongnam-r1"], "gyeongnam-r1", seed=1))
+    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
+    consume(redis_client, prefix, tmp_path, once=True)
+    seen, _ = watch_swaps(redis_client, prefix, tmp_path, non_atomic_staff_searcher(tmp_path))
+    assert any(len(runs) != 1 or total != SWAP_SIZES.get(next(iter(runs), ""), -1) for total, runs in seen)
 
 
 @pytest.mark.parametrize("rows, status, reason", [
@@ -246,11 +281,10 @@ def test_searches_during_swaps_never_see_a_mix(redis_client, prefix, tmp_path):
     (180, "cancelled", "cancelled"),
 ])
 def test_unhealthy_run_keeps_the_old_rows_and_flags_the_site(redis_client, prefix, tmp_path, rows, status, reason):
-    push(redis_client, prefix, site_rows(200, "gyeongnam-r1", seed=1))
+    append(redis_client, prefix, site_rows(200, "gyeongnam-r1", seed=1))
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
-    push(redis_client, prefix, site_rows(rows, "gyeongnam-r2", seed=2))
-    redis_client.hset(f"{prefix}:run:gyeongnam-r2", mapping={"status": status, "reason": "site unreachable"})
-    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r2", status=status)
+    append(redis_client, prefix, site_rows(rows, "gyeongnam-r2", seed=2))
+    end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r2", status=status, reason="site unreachable")
     stats = consume(redis_client, prefix, tmp_path, once=True)
     assert (stats.swapped, stats.dropped) == (1, 1)
     found = StaffSearcher(tmp_path).search("055", per_page=1000)
@@ -265,7 +299,7 @@ def test_unhealthy_run_keeps_the_old_rows_and_flags_the_site(redis_client, prefi
     assert staff_count(Store(tmp_path), "gyeongnam-r2") == 0  # the dropped run's rows are gone
 
     # the next healthy run clears the flag
-    push(redis_client, prefix, site_rows(190, "gyeongnam-r3", seed=3))
+    append(redis_client, prefix, site_rows(190, "gyeongnam-r3", seed=3))
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r3")
     consume(redis_client, prefix, tmp_path, once=True)
     assert _live(tmp_path)["flagged"] is None and redis_client.hget(f"{prefix}:flags", "gyeongnam") is None
@@ -281,11 +315,11 @@ def test_first_run_with_zero_rows_is_flagged_and_nothing_is_live(redis_client, p
 
 def test_late_items_and_repeated_run_events_change_nothing(redis_client, prefix, tmp_path):
     rows = site_rows(100, "gyeongnam-r1")
-    push(redis_client, prefix, rows)
+    append(redis_client, prefix, rows)
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     consume(redis_client, prefix, tmp_path, once=True)
     late = site_rows(130, "gyeongnam-r1", seed=9)[100:]
-    push(redis_client, prefix, late)  # a worker whose lease expired pushes after the end
+    append(redis_client, prefix, late)  # a worker whose lease expired pushes after the end
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")  # and the event arrives twice
     stats = consume(redis_client, prefix, tmp_path, once=True)
     assert stats.late == 30 and stats.swapped == 0
@@ -294,7 +328,7 @@ def test_late_items_and_repeated_run_events_change_nothing(redis_client, prefix,
 
 
 def test_board_runs_flag_failures_without_touching_posts(redis_client, prefix, tmp_path):
-    push(redis_client, prefix, [post(i) for i in range(3)])
+    append(redis_client, prefix, [post(i) for i in range(3)])
     end_run(redis_client, prefix, "gyeongnam-press", "gyeongnam-press-r1", status="failed", kind="board")
     consume(redis_client, prefix, tmp_path, once=True)
     assert "failed" in site_status(tmp_path)["gyeongnam-press"]["flagged"]
@@ -306,7 +340,7 @@ def test_board_runs_flag_failures_without_touching_posts(redis_client, prefix, t
 
 def test_sites_swap_independently(redis_client, prefix, tmp_path):
     other = ("changwon", "창원시", "경남", "city", "055")
-    push(redis_client, prefix, site_rows(50, "gyeongnam-r1") + staff_rows(30, run="r1", sites=[other]))
+    append(redis_client, prefix, site_rows(50, "gyeongnam-r1") + staff_rows(30, run="r1", sites=[other]))
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r1")
     end_run(redis_client, prefix, "changwon", "changwon-r1")
     consume(redis_client, prefix, tmp_path, once=True)
@@ -314,7 +348,7 @@ def test_sites_swap_independently(redis_client, prefix, tmp_path):
     found = searcher.search("055", per_page=1000)
     assert found.total == 80
     assert [g.organization for g in found.groups] == ["경상남도", "창원시"]  # province before city
-    push(redis_client, prefix, site_rows(60, "gyeongnam-r2", seed=5))
+    append(redis_client, prefix, site_rows(60, "gyeongnam-r2", seed=5))
     end_run(redis_client, prefix, "gyeongnam", "gyeongnam-r2")
     consume(redis_client, prefix, tmp_path, once=True)
     searcher.refresh()

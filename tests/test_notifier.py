@@ -1,25 +1,20 @@
 """Notifier: subscriptions, query semantics, reverse matching, alert store, e-mail digests."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import email
-import email.policy
 import importlib.util
 import itertools
 import os
-import threading
 import unicodedata
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP
 
 from conf.yamlsource import ConfigError
 from notifier.digest import send_digests
 from notifier.match import Matcher
 from notifier.process import process_new_posts
-from notifier.query import QuerySyntaxError, parse_query, post_text
+from notifier.query import PostFields, QuerySyntaxError, parse_query
 from notifier.store import AlertStore, register
 from notifier.subscription import Subscription, SubscriptionSet, Topic, load_subscriptions
 
@@ -119,7 +114,7 @@ def test_hot_reload_picks_up_edits_and_keeps_the_last_valid_version(tmp_path):
     assert subs.matcher() is matcher
     write(path, GOOD.replace("드론 -채용", "무인기 OR 드론 -채용").replace("name: 이서연", "name: 이서연 사무관"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2
-    assert subs.get("kim").topics[0].query.groups == (("무인기", "드론"),)
+    assert [[t.text for t in g] for g in subs.get("kim").topics[0].query.groups] == [["무인기", "드론"]]
     assert subs.matcher() is not matcher
     write(path, GOOD.replace("query: 드론 -채용", "query: '\"드론'"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2  # broken edit: old version kept
@@ -146,7 +141,15 @@ QUERY_CASES = [
     ("드론 -채용", "드론 교육생 채용", "", "", False),                # NOT
     ("드론 -채용", "드론 교육", "", "", True),
     ('드론 -"단순 채용"', "드론 단순채용 안내", "", "", False),
-    ("경제정책과", "공고", "", "경제 정책과", True),                   # department is searched
+    ("경제정책과", "공고", "", "경제 정책과", False),                  # the department only when named
+    ("부서:경제정책과", "공고", "", "경제 정책과", True),
+    ("dept:경제정책과 공고", "공고", "", "경제 정책과", True),
+    ("업무협약 -투자", "업무협약 체결", "", "투자유치과", True),          # a department never excludes by itself
+    ("업무협약 -부서:투자", "업무협약 체결", "", "투자유치과", False),
+    ("제목:드론", "정책 안내", "드론 산업", "", False),                 # scoped to the title
+    ("본문:드론", "정책 안내", "드론 산업", "", True),
+    ('제목:"청년 일자리" OR 본문:청년고용', "안내", "청년 고용 지원", "", True),
+    ("10:30", "10:30 회의", "", "", True),                              # a colon that is no field
     ("보도", "공고", "보도 자료 배포", "", True),                       # body is searched
     ("AI", "ai 인재 양성", "", "", True),                              # case-insensitive
     ("고양이", "고", "양이", "", False),                                # never across two fields
@@ -157,8 +160,8 @@ QUERY_CASES = [
 
 @pytest.mark.parametrize("query, title, body, department, expected", QUERY_CASES)
 def test_query_semantics(query, title, body, department, expected):
-    text = post_text({"title": title, "body": body, "department": department})
-    assert parse_query(query).matches(text) is expected
+    fields = PostFields({"title": title, "body": body, "department": department})
+    assert parse_query(query).matches(fields) is expected
 
 
 @pytest.mark.parametrize("query, reason", [
@@ -216,11 +219,11 @@ def test_matcher_equals_brute_force_on_generated_data():
     fast = set(Matcher(subs).match(posts))
     slow = set()
     for p in posts:
-        text = post_text(p)
+        fields = PostFields(p)
         for sub in subs:
             for topic in sub.topics:
                 if topic.accepts(p):
-                    terms = topic.query.matched_terms(text)
+                    terms = topic.query.matched_terms(fields)
                     if terms is not None:
                         slow.add((sub.id, topic.name, p["id"], terms))
     assert fast == slow
@@ -269,33 +272,29 @@ def test_process_new_posts_with_a_hot_reloaded_set(redis_client, prefix, tmp_pat
 
 # --- e-mail digests -------------------------------------------------------
 
-class _Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    """An aiosmtpd server on a free port, in a thread; yields (inbox, port)."""
-    loop = asyncio.new_event_loop()
-    inbox = _Inbox()
-    server = loop.run_until_complete(loop.create_server(lambda: SMTP(inbox, loop=loop), "127.0.0.1", 0))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield inbox, server.sockets[0].getsockname()[1]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        server.close()
-        loop.run_until_complete(server.wait_closed())
-        loop.close()
+    """A real SMTP server (aiosmtpd) on a free port; yields (inbox, port)."""
+    from tests.smtp import smtp_server as running
+
+    with running() as server:
+        yield server
+
+
+def mailer(port: int):
+    """A Mailer for the test SMTP server on `port`."""
+    from types import SimpleNamespace
+
+    from notifier.mail import Mailer
+
+    return Mailer(SimpleNamespace(smtp={"host": "127.0.0.1", "port": port, "sender": "nugo@example.go.kr",
+                                        "security": "none", "username": None}))
+
+
+def digest(store, subs, port: int, label: str) -> dict:
+    with mailer(port) as mail:
+        report = send_digests(store, subs, mail, label)
+    return report.sent if not report.failed else {"failed": report.failed}
 
 
 def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server):
@@ -308,7 +307,7 @@ def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server
     batch = [post(1, "드론 <b>시연회</b> 개최", "경남 드론 산업 육성 & 시연 <script>x</script>"),
              post(2, "온실가스 감축 보도", first_seen="2024-05-02T00:00:00+00:00"), post(3, "드론 택배")]
     store.record(Matcher(subs).match(batch), batch)
-    sent = send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 1일")
+    sent = digest(store, subs, port, "5월 1일")
     assert sent == {"kim": 2, "lee": 1}
     assert sorted(r[0] for r in inbox.recipients) == ["kim@example.go.kr", "lee@example.go.kr"]
     kim = next(m for m in inbox.messages if "kim@" in m["To"])
@@ -317,11 +316,11 @@ def test_digest_sends_each_post_once(redis_client, prefix, tmp_path, smtp_server
     html_part = kim.get_body(("html",)).get_content()
     assert "드론 <b>시연회</b> 개최" in plain and "https://www.gyeongnam.go.kr/board/1" in plain and "드론 택배" in plain
     assert "<script>" not in html_part and "&lt;b&gt;시연회&lt;/b&gt;" in html_part and "<b>드론</b>" in html_part
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 2일") == {}
+    assert digest(store, subs, port, "5월 2일") == {}
     assert len(inbox.messages) == 2
     later = [post(4, "드론 규제 특구", first_seen="2024-05-03T00:00:00+00:00")]
     store.record(Matcher(subs).match(later + batch), later + batch)  # p1..p3 again: no new alert
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "5월 3일") == {"kim": 1}
+    assert digest(store, subs, port, "5월 3일") == {"kim": 1}
     assert "드론 규제 특구" in inbox.messages[-1].get_body(("plain",)).get_content()
 
 
@@ -337,5 +336,6 @@ def test_digest_failure_keeps_the_alerts_for_the_next_send(redis_client, prefix,
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
-    assert send_digests(store, subs, "127.0.0.1", dead_port, "nugo@example.go.kr", "오늘") == {}
-    assert send_digests(store, subs, "127.0.0.1", port, "nugo@example.go.kr", "오늘") == {"kim": 1}
+    failed = digest(store, subs, dead_port, "오늘")["failed"]
+    assert set(failed) == {"kim"} and "SMTP 서버에 연결할 수 없음" in failed["kim"]  # one clear line, no traceback
+    assert digest(store, subs, port, "오늘") == {"kim": 1}

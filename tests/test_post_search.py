@@ -2,7 +2,6 @@
 updates, merges, filters, sorts and paging; the writer's crash leftovers and the Whoosh migration."""
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import datetime, timezone
@@ -15,10 +14,11 @@ from index.post_search import PostSearcher
 from index.post_store import MANIFEST, PostStore, read_manifest
 from index.store import POSTS, Store
 from tests.synthetic import post_items
+from conf.wire import append
 from index.writer import consume
 from tests.conftest import delete_prefix
 
-FIELDS = ("title", "body", "department")
+FIELDS = ("title", "body")  # a term without a field scope searches the title and the body
 
 
 def fold(text) -> str:
@@ -39,14 +39,6 @@ def truth(posts: dict[str, dict], query: str, exclude=(), **filters) -> set[str]
             continue
         out.add(pid)
     return out
-
-
-def push(client, prefix: str, items: list[dict]) -> None:
-    pipe = client.pipeline(transaction=False)
-    for item in items:
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(item, ensure_ascii=False), "type": item["type"],
-                                      "run_id": item["run_id"]})
-    pipe.execute()
 
 
 def handmade(i: int, title: str, body: str, department: str = "", **extra) -> dict:
@@ -88,7 +80,7 @@ def corpus(redis_server, tmp_path_factory):
     prefix = f"t{uuid.uuid4().hex[:12]}"
     index_dir = tmp_path_factory.mktemp("posts")
     first = post_items(2400, seed=5) + HANDMADE
-    push(client, prefix, first)
+    append(client, prefix, first)
     consume(client, prefix, index_dir, once=True, batch=150)
     time.sleep(1.1)
     between = time.time()
@@ -96,7 +88,7 @@ def corpus(redis_server, tmp_path_factory):
     changed = [dict(p, body=p["body"] + " 추가된 문장: 개정 드론특별법 안내", run_id=p["run_id"] + "-2")
                for p in first[:2400:7]]
     unchanged = [dict(p, run_id=p["run_id"] + "-2") for k, p in enumerate(first[:2400]) if k % 5 == 1 and k % 7]
-    push(client, prefix, second + changed + unchanged)
+    append(client, prefix, second + changed + unchanged)
     consume(client, prefix, index_dir, once=True, batch=150)
     final = {p["id"]: p for p in first}
     final.update({p["id"]: p for p in second + changed})
@@ -150,8 +142,8 @@ def test_filters_exclusion_sort_and_pages(corpus):
         found = searcher.search("일자리", per_page=10_000, **kwargs)
         assert {h["id"] for h in found.hits} == truth(posts, "일자리", **kwargs), kwargs
         assert found.total == len(found.hits)
-    found = searcher.search("지역경제", exclude=["드론", "청년 관광"], per_page=10_000)
-    assert {h["id"] for h in found.hits} == truth(posts, "지역경제", exclude=["드론", "청년 관광"])
+    found = searcher.search('지역경제 -드론 -"청년 관광"', per_page=10_000)
+    assert {h["id"] for h in found.hits} == truth(posts, "지역경제", exclude=["드론", "청년관광"])
     by_seen = searcher.search("드론", sort="first_seen", per_page=10_000)
     assert {h["id"] for h in by_seen.hits} == truth(posts, "드론")
     assert moments(by_seen.hits, "first_seen") == sorted(moments(by_seen.hits, "first_seen"), reverse=True)
@@ -182,18 +174,18 @@ def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tm
     the substring check, a longer one is narrowed by them; both equal the brute force."""
     monkeypatch.setattr(post_store, "LONG_MIN_DOCS", 0)
     items = post_items(1200, seed=21) + HANDMADE
-    push(redis_client, prefix, items)
+    append(redis_client, prefix, items)
     consume(redis_client, prefix, tmp_path, once=True, batch=500)
     posts = {p["id"]: p for p in items}
     searcher = PostSearcher(tmp_path)
     assert all(len(p.seg.long_keys) == 3 for p in searcher._parts)
-    original, checked = post_store.Segment.holding, []
+    original, checked = post_search.holding, []
 
-    def spy(self, cand, word16):
-        checked.append(word16.decode("utf-16-le"))
-        return original(self, cand, word16)
+    def spy(seg, cand, term):
+        checked.append(term.text)
+        return original(seg, cand, term)
 
-    monkeypatch.setattr(post_store.Segment, "holding", spy)
+    monkeypatch.setattr(post_search, "holding", spy)
     monkeypatch.setattr(post_search, "CACHE_MIN_DOCS", 0)
     post_search.CHECKED.clear()
     for word in ("지역경제", "행정복지센터"):
@@ -206,19 +198,19 @@ def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tm
         found = searcher.search(query, per_page=10_000)
         assert {h["id"] for h in found.hits} == truth(posts, query), query
         assert found.total == len(found.hits)
-    found = searcher.search("지원", exclude=["지역경제"], per_page=10_000)
+    found = searcher.search("지원 -지역경제", per_page=10_000)
     assert {h["id"] for h in found.hits} == truth(posts, "지원", exclude=["지역경제"])
     post_search.CHECKED.clear()
 
 
 def test_refresh_sees_commits_and_deletions(redis_client, prefix, tmp_path):
     items = post_items(300, seed=9)
-    push(redis_client, prefix, items[:200])
+    append(redis_client, prefix, items[:200])
     consume(redis_client, prefix, tmp_path, once=True, batch=100)
     searcher = PostSearcher(tmp_path)
     before = searcher.search("지원").total
     assert before == len(truth({p["id"]: p for p in items[:200]}, "지원"))
-    push(redis_client, prefix, items[200:] + [dict(items[0], title="완전히 바뀐 제목", body="본문 없음", department="")])
+    append(redis_client, prefix, items[200:] + [dict(items[0], title="완전히 바뀐 제목", body="본문 없음", department="")])
     consume(redis_client, prefix, tmp_path, once=True, batch=100)
     assert searcher.search("완전히바뀐").total == 0  # not refreshed yet: the old view
     assert searcher.refresh() and not searcher.refresh()
@@ -230,7 +222,7 @@ def test_refresh_sees_commits_and_deletions(redis_client, prefix, tmp_path):
 
 
 def test_a_crash_leaves_only_garbage_that_the_next_writer_removes(redis_client, prefix, tmp_path):
-    push(redis_client, prefix, post_items(50, seed=3))
+    append(redis_client, prefix, post_items(50, seed=3))
     consume(redis_client, prefix, tmp_path, once=True)
     root = Store(tmp_path).paths.posts
     (root / "99999999.seg").write_bytes(b"half a segment")  # written, never named by a manifest
@@ -256,7 +248,7 @@ def test_posts_of_the_whoosh_index_move_to_segments(redis_client, prefix, tmp_pa
                             org_kind="province", run_id=row["run_id"], date_sort=0,
                             first_seen_us=1_738_368_000_000_000, grams=row["title"], chars=row["title"], row=row)
     writer.commit()
-    push(redis_client, prefix, [dict(handmade(1, "새 드론 글", "새 본문"), id="old-3")])
+    append(redis_client, prefix, [dict(handmade(1, "새 드론 글", "새 본문"), id="old-3")])
     consume(redis_client, prefix, tmp_path, once=True)
     assert store.open(POSTS).doc_count() == 0
     searcher = PostSearcher(tmp_path)

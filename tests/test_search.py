@@ -1,7 +1,6 @@
 """Korean search: exact substring semantics checked against a brute-force ground truth, and ranking."""
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
@@ -15,6 +14,7 @@ from index.cli_search import format_table
 from index.results import Results, mark, segments
 from index.search import PostSearcher, StaffSearcher
 from tests.synthetic import ORGANIZATIONS, _duties, staff_rows
+from conf.wire import append, run_event
 from index.writer import consume
 from tests.conftest import delete_prefix
 
@@ -90,11 +90,6 @@ def org_key(row: dict) -> tuple:
     return kind, REGIONS.index(row["region"]), row["organization"]
 
 
-def entry(item: dict) -> dict:
-    """Stream fields exactly as the crawler's EMIT script writes them."""
-    return {"json": json.dumps(item, ensure_ascii=False), "type": item["type"], "run_id": item["run_id"]}
-
-
 @pytest.fixture(scope="module")
 def indexed(redis_server, tmp_path_factory):
     """A few thousand staff rows and a few hundred posts, indexed through the stream like the crawler feeds it."""
@@ -102,14 +97,7 @@ def indexed(redis_server, tmp_path_factory):
     prefix = f"t{uuid.uuid4().hex[:12]}"
     index_dir = tmp_path_factory.mktemp("index")
     rows = staff_rows(4000, seed=11) + HANDMADE
-    pipe = client.pipeline(transaction=False)
-    for row in rows:
-        pipe.xadd(f"{prefix}:items", entry(row))
-    for site in sorted({r["site"] for r in rows}):
-        event = {"type": "run_end", "run_id": f"{site}-r1", "site": site, "status": "finished", "kind": "directory",
-                 "ended_at": time.time()}
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(event), "type": "run_end", "run_id": event["run_id"]})
-    pipe.execute()
+    append(client, prefix, rows + [run_event(f"{site}-r1", site) for site in sorted({r["site"] for r in rows})])
     consume(client, prefix, index_dir, once=True)
     try:
         yield {"rows": rows, "order": {r["id"]: i for i, r in enumerate(rows)}, "dir": index_dir,
@@ -212,15 +200,13 @@ def posts(n: int, start: int, seed: int, run_id: str) -> list[dict]:
 def posted(indexed):
     client, prefix = indexed["client"], indexed["prefix"]
     first = posts(300, 0, 1, f"{prefix}-press-1")
-    for item in first:
-        client.xadd(f"{prefix}:items", entry(item))
+    append(client, prefix, first)
     consume(client, prefix, indexed["dir"], once=True)
     time.sleep(1.1)
     between = time.time()
     time.sleep(0.1)
     second = posts(60, 300, 2, f"{prefix}-press-2")
-    for item in second + first[:20]:  # re-delivered posts keep their first_seen
-        client.xadd(f"{prefix}:items", entry(item))
+    append(client, prefix, second + first[:20])  # re-delivered posts keep their first_seen
     consume(client, prefix, indexed["dir"], once=True)
     return {"items": first + second, "second": {p["id"] for p in second}, "between": between,
             "searcher": PostSearcher(indexed["dir"])}
@@ -228,7 +214,7 @@ def posted(indexed):
 
 def post_truth(items, query, exclude=()):
     def has(p, w):
-        return any(w.lower() in fold(p.get(f)) for f in ("title", "body", "department"))
+        return any(w.lower() in fold(p.get(f)) for f in ("title", "body"))  # unscoped terms: title and body
     return {p["id"] for p in items if all(has(p, w) for w in query.split()) and not any(has(p, w) for w in exclude)}
 
 
@@ -249,7 +235,7 @@ def test_post_filters_exclusion_and_first_seen(posted):
     assert notice.hits and all(h["board_kind"] == "notice" and h["region"] == "부산" for h in notice.hits)
     assert searcher.search("드론", site="busan-press", per_page=10_000).total == \
         len([p for p in posted["items"] if p["site"] == "busan-press" and p["id"] in post_truth(posted["items"], "드론")])
-    without = searcher.search("드론", exclude=["정산"], per_page=10_000)
+    without = searcher.search("드론 -정산", per_page=10_000)
     assert {h["id"] for h in without.hits} == post_truth(posted["items"], "드론", exclude=["정산"])
     everything = searcher.search("드론")
     assert sum(everything.facets["region"].values()) == sum(everything.facets["board_kind"].values()) \

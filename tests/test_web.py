@@ -23,12 +23,14 @@ import pytest
 
 from index.cli_search import format_table
 from index.search import StaffSearcher
+from conf.wire import append, run_event
 from index.writer import consume
 from notifier.match import Matcher
 from notifier.store import AlertStore, register
 from notifier.subscription import load_subscriptions, rotate_token, token_for
 from tests.conftest import delete_prefix
-from workers.web import CSP, make_app
+from web.app import make_app
+from web.http import CSP
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<script>alert(1)</script>"
@@ -94,26 +96,15 @@ officials:
 """
 
 
-def push(client, prefix: str, items: list[dict]) -> None:
-    """XADD exactly as the crawler's EMIT script does: type, run_id, json."""
-    pipe = client.pipeline(transaction=False)
-    for item in items:
-        pipe.xadd(f"{prefix}:items", {"json": json.dumps(item, ensure_ascii=False), "type": item["type"],
-                                      "run_id": item["run_id"]})
-    pipe.execute()
-
-
 def end_run(client, prefix: str, site: str, run_id: str, status: str = "finished", kind: str = "directory",
             ended_at: float | None = None) -> None:
-    event = {"type": "run_end" if status == "finished" else "run_failed", "run_id": run_id, "site": site,
-             "status": status, "kind": kind, "ended_at": time.time() if ended_at is None else ended_at}
-    client.xadd(f"{prefix}:items", {"type": event["type"], "run_id": run_id, "json": json.dumps(event)})
+    append(client, prefix, [run_event(run_id, site, status=status, kind=kind, ended_at=ended_at)])
 
 
 def build_index(client, prefix: str, index_dir: Path, staff: list[dict], posts: list[dict] = (),
                 flagged: tuple[str, ...] = (), ended_at: float | None = None) -> None:
     """Index items through the real writer; each site in `flagged` then has a failed run (its rows stay live)."""
-    push(client, prefix, list(staff) + list(posts))
+    append(client, prefix, list(staff) + list(posts))
     for run_id, site in sorted({(r["run_id"], r["site"]) for r in staff}):
         end_run(client, prefix, site, run_id, ended_at=ended_at)
     for run_id, site in sorted({(p["run_id"], p["site"]) for p in posts}):
@@ -360,8 +351,8 @@ def test_gunicorn_serves_the_app_and_stops_cleanly(data):
                     f"subscriptions: {data['subscriptions']}\nweb: {{host: 127.0.0.1, port: 8080}}\n", encoding="utf-8")
     env = dict(os.environ, NUGO_REDIS_URL=data["redis_url"], PYTHONPATH=str(ROOT))
     env.pop("NUGO_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "workers.serve", "--conf", str(conf), "--host", "127.0.0.1",
-                             "--port", "0", "--workers", "2", "--threads", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1",
+                             "--port", "0", "--workers", "2"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
@@ -378,8 +369,10 @@ def test_gunicorn_serves_the_app_and_stops_cleanly(data):
             url = found and found.group(1)
         while True:  # the workers boot after the ready line: poll until one answers
             try:
-                with urllib.request.urlopen(url + "healthz", timeout=5) as answer:
-                    assert answer.read() == b"ok"
+                urllib.request.urlopen(url + "healthz", timeout=5)
+                break
+            except urllib.error.HTTPError as answer:  # no index writer runs here: healthz says so
+                assert answer.code == 503 and b"index-writer: FAIL" in answer.read()
                 break
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline

@@ -1,9 +1,13 @@
-"""Serve the 누고 web app with gunicorn (threaded workers); SIGTERM stops it gracefully.
+"""Serve the web app with gunicorn; SIGTERM stops it gracefully.
 
-    python -m workers.serve --conf conf/cluster.yaml --host 127.0.0.1 --port 8080
+    python -m web.serve --conf conf/cluster.yaml --host 127.0.0.1 --port 8080
 
-Each worker process builds its own app (searchers open after the fork). Port 0 picks a free port;
-the ready line prints the real address.
+Workers are gevent workers: a connection waiting for a slow client's headers costs a greenlet, not a
+thread, so a slowloris of hundreds of half-open connections leaves searches and /healthz answering
+(the deployment also puts a buffering nginx in front). Each worker process builds its own app
+(searchers open after the fork). Port 0 picks a free port; the ready line prints the real address.
+The request line may be long (1 MB at most) so that the app, not the server, answers an over-long
+API query — with JSON.
 """
 from __future__ import annotations
 
@@ -37,25 +41,27 @@ class WebServer(BaseApplication):
         return self.factory()
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}/" if ":" in host else f"{scheme}://{host}:{port}/"
 
 
 def _when_ready(server) -> None:
     urls = []
     for listener in server.LISTENERS:
         address = listener.sock.getsockname()
-        urls.append(_url(address[0], address[1]) if isinstance(address, tuple) else str(address))
+        scheme = "https" if server.cfg.is_ssl else "http"
+        urls.append(_url(address[0], address[1], scheme) if isinstance(address, tuple) else str(address))
     print(f"누고 웹 서비스 준비 완료: {' '.join(urls)} (작업 프로세스 {server.num_workers}개, "
           "Ctrl+C 또는 SIGTERM으로 종료)", flush=True)
 
 
-def options(host: str, port: int, workers: int = 2, threads: int = 4) -> dict:
-    return {
+def options(host: str, port: int, workers: int = 2, connections: int = 1000, tls: dict | None = None) -> dict:
+    out = {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "gevent",
+        "worker_connections": connections,
+        "limit_request_line": 0,  # up to 1 MB: the app answers an over-long query itself (JSON for /api)
         "timeout": 30,
         "graceful_timeout": GRACEFUL_SECONDS,
         "keepalive": 5,
@@ -67,25 +73,28 @@ def options(host: str, port: int, workers: int = 2, threads: int = 4) -> dict:
         "control_socket_disable": True,  # no shared $HOME/.gunicorn/gunicorn.ctl between servers
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
     }
+    if tls and tls.get("cert"):
+        out.update(certfile=tls["cert"], keyfile=tls.get("key"))
+    return out
 
 
-def serve(cluster: Cluster, host: str | None = None, port: int | None = None, workers: int = 2, threads: int = 4) -> None:
+def serve(cluster: Cluster, host: str | None = None, port: int | None = None, workers: int = 2) -> None:
     """Run the web service until SIGTERM or Ctrl+C (host and port default to cluster.web)."""
-    from workers.web import make_app
+    from web.app import make_app
 
     web = cluster.web or {}
     host = host or web.get("host") or "127.0.0.1"
     port = web.get("port", 8080) if port is None else port
-    WebServer(lambda: make_app(cluster), options(host, int(port), workers, threads)).run()
+    tls = {"cert": web.get("tls_cert"), "key": web.get("tls_key")}
+    WebServer(lambda: make_app(cluster), options(host, int(port), workers, tls=tls)).run()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.serve", description="누고 웹 서비스 실행 (gunicorn)")
+    parser = argparse.ArgumentParser(prog="python -m web.serve", description="누고 웹 서비스 실행 (gunicorn)")
     parser.add_argument("--conf", help="cluster.yaml 경로 (기본: conf/cluster.yaml 또는 NUGO_CONF)")
     parser.add_argument("--host", help="주소 (기본: cluster.yaml의 web.host)")
     parser.add_argument("--port", type=int, help="포트 (기본: web.port, 0이면 빈 포트)")
     parser.add_argument("--workers", type=int, default=2, help="작업 프로세스 수 (기본 2)")
-    parser.add_argument("--threads", type=int, default=4, help="프로세스당 스레드 수 (기본 4)")
     args = parser.parse_args(argv)
     try:
         cluster = load_cluster(args.conf)
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    serve(cluster, args.host, args.port, args.workers, args.threads)
+    serve(cluster, args.host, args.port, args.workers)
     return 0
 
 

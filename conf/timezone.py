@@ -1,0 +1,4 @@
+"""The one definition of Seoul time: every date a site writes, every schedule and every date shown."""
+from zoneinfo import ZoneInfo
+
+SEOUL = ZoneInfo("Asia/Seoul")

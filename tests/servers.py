@@ -1,0 +1,69 @@
+"""Real servers for tests: the web service under gunicorn, started on a free port and stopped at the end."""
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = re.compile(r"(?:준비 완료: |Listening at: )(https?://127\.0\.0\.1:\d+/?)")
+
+
+def _lines(stream, out: queue.Queue) -> None:
+    for line in iter(stream.readline, ""):
+        out.put(line)
+
+
+def wait_ready(proc: subprocess.Popen, lines: queue.Queue, timeout: float = 30) -> str:
+    """The URL the server printed when ready, once it answers /healthz."""
+    deadline, url, seen = time.monotonic() + timeout, None, []
+    while url is None:
+        assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
+        try:
+            seen.append(lines.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        found = READY.search(seen[-1])
+        url = found and found.group(1).rstrip("/") + "/"
+    while True:  # the workers boot after the ready line: poll until one answers
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=5):
+                return url
+        except urllib.error.HTTPError:
+            return url  # it answers (perhaps 503 while a dependency is down)
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline, "".join(seen)
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running(args: list[str], env: dict | None = None, timeout: float = 30):
+    """Run a server command (stdout+stderr read in the background); yields (process, url, lines)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        yield proc, wait_ready(proc, lines, timeout), lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def web_server(conf: Path, env: dict | None = None, workers: int = 2):
+    return running([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1", "--port", "0",
+                    "--workers", str(workers)], env)
