@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import re
-import socket
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -188,21 +187,6 @@ def acl_json() -> dict:
 
 def acl_json_text() -> str:
     return json.dumps(acl_json(), ensure_ascii=False, indent=2) + "\n"
-
-
-# --- refusing a Redis that needs no password --------------------------------------------------
-OPEN_REDIS_MESSAGE = ("Redis {address}에 비밀번호 없이 접속할 수 있습니다. 클러스터 모드에서는 이런 Redis로 시작하지 않습니다: "
-                      "ACL 사용자와 비밀번호를 설정하세요 (docs/RUNBOOK.md).\n"
-                      "Redis at {address} accepts connections without a password. Refusing to start in cluster mode: "
-                      "configure ACL users with passwords (docs/RUNBOOK.md).")
-
-
-def accepts_anonymous(host: str, port: int, timeout: float = 3.0) -> bool:
-    """True when a client with no credentials gets an answer to PING (an open Redis)."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-        reply = sock.recv(256)
-    return reply.startswith(b"+PONG")
 
 
 def main(argv: list[str] | None = None) -> int:

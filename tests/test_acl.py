@@ -90,25 +90,30 @@ def test_the_password_never_appears_in_the_file():
         acl.render_acl({**PASSWORDS, "web": ""})
 
 
-def test_an_open_redis_is_detected(acl_server, tmp_path):
+def test_the_product_starts_against_the_acl_server_and_refuses_an_open_one(acl_server, tmp_path):
+    """conf.connection's refusal (the lead's) agrees with the ACL file: ours passes, a password-less Redis is refused."""
+    from conf.connection import InsecureRedis, refuse_open_redis
+
     port, _ = acl_server
-    assert not acl.accepts_anonymous("127.0.0.1", port)
+    refuse_open_redis(f"redis://crawler:{PASSWORDS['crawler']}@127.0.0.1:{port}/0", allow=False)
     open_port = free_port()
     proc = subprocess.Popen([redis_server_binary(), "--port", str(open_port), "--bind", "127.0.0.1", "--save", "",
                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        probe = redis.Redis(port=open_port, socket_timeout=2)
         deadline = time.monotonic() + 10
         while True:
             try:
-                assert acl.accepts_anonymous("127.0.0.1", open_port)
+                probe.ping()
                 break
-            except ConnectionRefusedError:
+            except redis.ConnectionError:
                 assert time.monotonic() < deadline
                 time.sleep(POLL)
+        with pytest.raises(InsecureRedis, match="비밀번호 없이"):
+            refuse_open_redis(f"redis://127.0.0.1:{open_port}/0", allow=False)
     finally:
         proc.terminate()
         proc.wait(10)
-    assert "비밀번호" in acl.OPEN_REDIS_MESSAGE and "without a password" in acl.OPEN_REDIS_MESSAGE
 
 
 @pytest.mark.parametrize("role", ["crawler", "indexer", "scheduler"])
