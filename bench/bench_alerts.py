@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from conf.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from farm import Farm  # noqa: E402
-from notifier.subscription import ensure_tokens  # noqa: E402
+from notifier.tokens import ensure_tokens  # noqa: E402
 
 SUBSCRIPTIONS = """\
 officials:

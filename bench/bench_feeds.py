@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from conf.embedded_redis import EmbeddedRedis  # noqa: E402
 from notifier.match import Matcher  # noqa: E402
 from notifier.store import AlertStore, register  # noqa: E402
-from notifier.subscription import ensure_tokens, load_subscriptions  # noqa: E402
+from notifier.subscription import load_subscriptions  # noqa: E402
+from notifier.tokens import ensure_tokens  # noqa: E402
 
 WORDS = ["드론", "탄소중립", "청년일자리", "한부모", "수소", "스마트팜", "관광", "도로", "감염병", "귀농"]
 

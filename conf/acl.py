@@ -48,7 +48,7 @@ def _owned(*owners: str, also: tuple[str, ...] = ()) -> tuple[tuple[str, str], .
 # (status, heartbeats and run records are read by several of them); nothing outside the prefix.
 CRAWL_OWNERS = ("crawlers.frontier", "crawlers.spider", "crawlers.politeness", "crawlers.seed", "workers.tasks",
                 "workers.cli")
-NOTIFY_OWNERS = ("notifier.store", "notifier.digest", "notifier.subscription", "notifier.operator")
+NOTIFY_OWNERS = ("notifier.store", "notifier.digest", "notifier.subscription", "notifier.operator", "notifier.tokens")
 KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     # the frontier, its Lua scripts and the send gate ("sending" itself is never written, but the
     # send gate passes it as KEYS[1], and Redis checks declared keys too)
@@ -58,6 +58,7 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "notifier": _owned(*NOTIFY_OWNERS),
     "heartbeat": _owned("conf.heartbeat"),             # every process announces itself
     "visits": _owned("visits.tokens", also=("config:problems",)),  # the web service's own writes
+    "tokens": _owned("notifier.tokens", also=("feed_tokens", "feed_tokens:by_official")),  # rotated on the personal page
     # the index writer: the item stream (consumer group "indexer", trimmed by it) and site flags
     "index": _owned("index.runs", also=("items",)),
     "read": ((f"{P}:*", "r"),),
@@ -103,7 +104,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
                 "commands": ("connection", "read", "scripting", "write", "celery", "status")},
     "indexer": {"keys": ("index", "notifier", "celery", "heartbeat", "read"), "channels": ("celery",),
                 "commands": ("connection", "read", "scripting", "write", "celery", "index")},
-    "web": {"keys": ("visits", "heartbeat", "read"), "channels": (),
+    "web": {"keys": ("visits", "tokens", "heartbeat", "read"), "channels": (),
             "commands": ("connection", "read", "scripting", "write", "status")},
     "scheduler": {"keys": ("frontier", "celery", "scheduler", "notifier", "heartbeat", "read"),
                   "channels": ("frontier", "celery"),

@@ -82,6 +82,8 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("notifier:since", "hash", "notifier.store", "one field per official with `since`", "official -> explicit since"),
     KeySpec("notifier:topic_start", "hash", "notifier.store", "one field per topic", "official and topic -> when the topic began"),
     KeySpec("notifier:pending:{official}", "zset", "notifier.store", "until the next digest", "alerts not yet e-mailed"),
+    KeySpec("notifier:titles:{official}", "hash", "notifier.store", "one field per alerted board and title",
+            "board and normalized title -> the first alert of that title (re-published posts are one alert)"),
     KeySpec("notifier:sent:{official}", "set", "notifier.digest", "grows with e-mailed posts", "post ids already e-mailed"),
     # --- 요있다 (visits.tokens) ---------------------------------------------------------------
     KeySpec("visit:links", "hash", "visits.tokens", "one field per official with a link", "link token -> official id"),
@@ -108,8 +110,10 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("celery:{name}", "list", "kombu (Celery)", "until consumed", "Celery's broker keys (queues, bindings, unacked)"),
     KeySpec("config:problems", "hash", "notifier.subscription", "a field while a file has problems",
             "source (subscriptions, sites) -> the problems a running service found in it (JSON)"),
-    KeySpec("feed_tokens", "hash", "notifier.subscription", "one field per official", "feed token -> official id"),
-    KeySpec("feed_tokens:by_official", "hash", "notifier.subscription", "one field per official", "official id -> feed token"),
+    KeySpec("me_tokens", "hash", "notifier.tokens", "one field per official", "personal-page token -> official id"),
+    KeySpec("me_tokens:by_official", "hash", "notifier.tokens", "one field per official", "official id -> personal-page token"),
+    KeySpec("feed_tokens", "hash", "notifier.tokens", "one field per official", "feed token -> official id"),
+    KeySpec("feed_tokens:by_official", "hash", "notifier.tokens", "one field per official", "official id -> feed token"),
 )
 
 
@@ -246,7 +250,7 @@ class Keys:
 
     # notifier
     def notifier(self, name: str, official: str | None = None) -> str:
-        if name not in {"posts", "alerts", "hits", "modified", "since", "topic_start", "pending", "sent"}:
+        if name not in {"posts", "alerts", "hits", "modified", "since", "topic_start", "pending", "sent", "titles"}:
             raise ValueError(f"unknown notifier key {name!r}")
         return self._k("notifier", name) if official is None else self._k("notifier", name, check_official(official))
 
@@ -289,6 +293,14 @@ class Keys:
     @property
     def feed_tokens_by_official(self) -> str:
         return self._k("feed_tokens", "by_official")
+
+    @property
+    def me_tokens(self) -> str:
+        return self._k("me_tokens")
+
+    @property
+    def me_tokens_by_official(self) -> str:
+        return self._k("me_tokens", "by_official")
 
 
 def template(pattern: str) -> str:

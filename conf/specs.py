@@ -14,6 +14,7 @@ REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산",
            "충북", "충남", "전북", "전남", "경북", "경남", "제주", "중앙")
 ORG_KINDS = ("province", "city", "agency", "ministry")
 BOARD_KINDS = ("press", "notice", "announcement", "legislation")
+BOARD_KIND_LABELS = {"press": "보도자료", "notice": "공지사항", "announcement": "고시공고", "legislation": "입법예고"}
 DIRECTORY_FIELDS = ("bureau", "department", "team", "position", "name", "phone", "duties", "email")
 POST_FIELDS = ("title", "date", "department", "body", "attachments", "post_id", "author")
 
@@ -280,6 +281,9 @@ CLUSTER = Record(
                             default=[], single_ok=True, help="e-mail addresses of the cluster's operators (alerts)"),
         "board_missed_cycles": Num(integer=True, minimum=1, default=3,
                                    help="operators are alerted when a board had no healthy crawl for this many of its cycles"),
+        "repost_window_days": Num(minimum=0, default=14,
+                                  help="a post re-published on the same board with the same title within this many days "
+                                       "is one alert (noted 재게시); 0 turns this off"),
         "min_free_disk_mb": Num(integer=True, minimum=0, default=500,
                                 help="the index writer commits nothing while its disk has less free space (and alerts)"),
         "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),

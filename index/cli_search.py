@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from conf.specs import BOARD_KIND_LABELS
 from index.results import Results
 
 COLUMNS = (("기관", 14), ("부서", 24), ("직위", 8), ("이름", 8), ("전화", 14), ("담당업무", 60))
@@ -54,5 +55,20 @@ def format_table(results: Results) -> str:
     first = (results.page - 1) * results.per_page + 1
     last = first + len(results.hits) - 1
     shown = f"{first}-{last}" if results.hits else "0"
+    lines.append(f"{results.total}건 중 {shown} ({results.took_ms:.1f} ms) 검색어: {inert(results.query)}")
+    return "\n".join(lines) + "\n"
+
+
+def format_posts(results: Results) -> str:
+    """One block per post: date, organization, board kind, title; the link below it."""
+    lines = []
+    for hit in results.hits:
+        date = inert((hit.get("date") or hit.get("first_seen") or "")[:10])
+        lines.append(f"{date}  {fit(inert(hit.get('organization')), 14)}  {fit(BOARD_KIND_LABELS.get(hit.get('board_kind') or '', '게시물'), 8)}  "
+                     f"{inert(hit.get('title'))}".rstrip())
+        if hit.get("url"):
+            lines.append(f"{'':12}{inert(hit['url'])}")
+    first = (results.page - 1) * results.per_page + 1
+    shown = f"{first}-{first + len(results.hits) - 1}" if results.hits else "0"
     lines.append(f"{results.total}건 중 {shown} ({results.took_ms:.1f} ms) 검색어: {inert(results.query)}")
     return "\n".join(lines) + "\n"

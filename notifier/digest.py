@@ -77,6 +77,8 @@ def compose(official: Subscription, alerts: list[dict], sender: str, period_labe
             url = safe_url(alert.get("url"))
             terms = alert.get("terms") or ()
             also = [t for t in alert.get("topics") or () if t != topic]
+            if alert.get("reposts"):
+                title += f" (재게시 {len(alert['reposts'])}회)"
             text.append(f"{number}. {title}")
             text.append(f"   {_facts(alert)}" + (f" (다른 주제: {', '.join(map(clean_text, also))})" if also else ""))
             plain = snippet_plain(alert.get("body"), terms, width=60)
@@ -130,8 +132,7 @@ def send_digests(store: AlertStore, subscriptions: Iterable[Subscription], maile
             mailer.send(message)
         except MailError as exc:
             report.failed[official.id] = str(exc)
-            logger.error("요약 메일 실패 %s: %s (다음 요약 때 다시 보냄) / digest for %s not sent: %s", official.id, exc,
-                         official.id, exc)
+            logger.info("digest for %s not sent (kept for the next one): %s", official.id, exc)  # the caller reports it
             pipe = client.pipeline()
             pipe.zadd(pending, {post_id: score for post_id, score in rows})
             pipe.srem(done, *[post_id for post_id, _ in rows])
@@ -150,5 +151,7 @@ def scheduled_digest(cluster, client, official_id: str) -> dict:
     with Mailer(cluster) as mailer:
         report = send_digests(AlertStore(client, cluster.key_prefix), officials, mailer, "정기")
     if report.failed:
+        logger.error("요약 메일 실패 %s: %s (다음 요약 때 다시 보냄) / digest for %s not sent: %s", official_id,
+                     report.failed[official_id], official_id, report.failed[official_id])
         return {"outcome": "failed", "official": official_id, "reason": report.failed[official_id]}
     return {"outcome": "sent", "official": official_id, "posts": report.sent.get(official_id, 0)}

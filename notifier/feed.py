@@ -23,7 +23,8 @@ import redis
 from feedgen.feed import FeedGenerator
 
 from notifier.store import AlertStore
-from notifier.subscription import Subscription, ensure_tokens
+from notifier.subscription import Subscription
+from notifier.tokens import ensure_tokens
 from notifier.text import (EPOCH, board_label, clean_text, from_epoch, korean_date, parse_time, safe_url,
                            snippet_html)
 
@@ -40,11 +41,13 @@ def feed_title(official: Subscription, topic: str | None = None) -> str:
 
 
 def alert_times(alert: dict) -> tuple[dt.datetime, dt.datetime]:
-    """(published, updated): the post's date (or first_seen) and its first_seen, tz-aware."""
+    """(published, updated): the post's date (or first_seen) and its first_seen — or its last re-publication."""
     seen = parse_time(alert.get("first_seen"), dt.timezone.utc)
     if seen is None:
         seen = from_epoch(alert["alert_score"]) if alert.get("alert_score") is not None else EPOCH
-    return parse_time(alert.get("date")) or seen, seen
+    reposted = [parse_time(r.get("first_seen"), dt.timezone.utc) for r in alert.get("reposts") or []]
+    updated = max([seen, *(r for r in reposted if r)])
+    return parse_time(alert.get("date")) or seen, updated
 
 
 def _order_key(alert: dict) -> tuple:
@@ -60,6 +63,10 @@ def description_html(alert: dict) -> str:
     body = snippet_html(alert.get("body") or alert.get("title"), alert.get("terms") or ())
     if body:
         parts.append(f"<p>{body}</p>")
+    reposts = alert.get("reposts") or []
+    if reposts:
+        last = parse_time(reposts[-1].get("first_seen"), dt.timezone.utc)
+        parts.append(f"<p>재게시 {len(reposts)}회 (마지막 {html.escape(korean_date(last))})</p>")
     topics = ", ".join(clean_text(t) for t in alert.get("topics") or ())
     terms = ", ".join(clean_text(t) for t in alert.get("terms") or ())
     if topics:

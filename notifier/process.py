@@ -7,14 +7,14 @@ from collections.abc import Iterable
 import redis
 
 from notifier.match import Matcher
-from notifier.store import AlertStore, register
+from notifier.store import REPOST_WINDOW_DAYS, AlertStore, register
 from notifier.subscription import Subscription, SubscriptionSet
 
 logger = logging.getLogger(__name__)
 
 
 def process_new_posts(client: redis.Redis, prefix: str, subscriptions: SubscriptionSet | Iterable[Subscription],
-                      posts: Iterable[dict]) -> int:
+                      posts: Iterable[dict], repost_window_days: float = REPOST_WINDOW_DAYS) -> int:
     """Match a batch of new posts against every subscription; returns the number of new alerts.
 
     Pass a SubscriptionSet: it hot-reloads the file and builds the Matcher (and registers start
@@ -31,6 +31,6 @@ def process_new_posts(client: redis.Redis, prefix: str, subscriptions: Subscript
     if not posts:
         return 0
     matches = matcher.match(posts)
-    new = AlertStore(client, prefix).record(matches, posts)
+    new = AlertStore(client, prefix, repost_window_days).record(matches, posts)
     logger.info("%d post(s): %d match(es), %d new alert(s)", len(posts), len(matches), new)
     return new

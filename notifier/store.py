@@ -24,12 +24,15 @@ import redis
 
 from conf.keys import Keys
 
-from notifier.subscription import Subscription, ensure_tokens
+from notifier.subscription import Subscription
+from notifier.tokens import ensure_tokens
+from index.text import clean, fold
 from notifier.text import from_epoch, parse_time
 
 logger = logging.getLogger(__name__)
 
 _US = "\x1f"
+REPOST_WINDOW_DAYS = 14  # a post re-published with the same title within this window is one alert
 
 _RECORD = """
 if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end
@@ -96,9 +99,10 @@ def register(client: redis.Redis, prefix: str, subscriptions: Iterable[Subscript
 class AlertStore:
     """Alerts of every official; see the module docstring for the keys."""
 
-    def __init__(self, client: redis.Redis, prefix: str):
+    def __init__(self, client: redis.Redis, prefix: str, repost_window_days: float = REPOST_WINDOW_DAYS):
         self.client = client
         self.prefix = prefix
+        self.repost_window = float(repost_window_days) * 86400
         self._record = client.register_script(_RECORD)
 
     def key(self, name: str, official: str | None = None) -> str:
@@ -122,7 +126,9 @@ class AlertStore:
         return out
 
     def record(self, matches: Iterable, posts: Iterable[dict], now: float | None = None) -> int:
-        """Store the alerts of `matches` (official, topic, post id, terms); returns how many are new."""
+        """Store the alerts of `matches` (official, topic, post id, terms); returns how many are new. A post
+        re-published on the same board with the same title within the repost window is no new alert: the
+        first one notes it (재게시) and is shown again as changed."""
         now = time.time() if now is None else now
         by_id = {post["id"]: post for post in posts}
         grouped: dict[tuple[str, str], dict] = {}
@@ -145,6 +151,8 @@ class AlertStore:
             topics = [t for t in entry["topics"] if score >= starts[(official, t)]]
             if not topics:
                 continue
+            if self._repost(official, post, score, now):
+                continue
             snapshot = dict(post)
             snapshot.setdefault("first_seen", from_epoch(score).isoformat())
             hit = json.dumps({"topics": topics, "terms": entry["terms"]}, ensure_ascii=False)
@@ -156,6 +164,31 @@ class AlertStore:
         new = sum(pipe.execute()) if count else 0
         logger.info("recorded %d new alert(s) of %d match(es)", new, len(grouped))
         return new
+
+    def _repost(self, official: str, post: dict, score: float, now: float) -> bool:
+        """Whether `post` repeats an alert of the official (same board, same normalized title, within the
+        window); if so, the first alert records it and its feed entry changes."""
+        if not self.repost_window or not post.get("title"):
+            return False
+        field = f"{post.get('site')}{_US}{fold(clean(post.get('title')))}"
+        titles = self.key("titles", official)
+        raw = self.client.hget(titles, field)
+        first = json.loads(raw) if raw else None
+        if first is None or first["id"] == post["id"] or score - first["at"] > self.repost_window:
+            if first is None or first["id"] != post["id"]:
+                self.client.hset(titles, field, json.dumps({"id": post["id"], "at": score}))
+            return False
+        hits = self.key("hits", official)
+        held = json.loads(self.client.hget(hits, first["id"]) or "{}")
+        reposts = held.setdefault("reposts", [])
+        if post["id"] not in {r["id"] for r in reposts}:
+            reposts.append({"id": post["id"], "url": post.get("url"), "first_seen": from_epoch(score).isoformat()})
+            pipe = self.client.pipeline()
+            pipe.hset(hits, first["id"], json.dumps(held, ensure_ascii=False))
+            pipe.hset(self.key("modified"), official, repr(now))
+            pipe.execute()
+            logger.info("post %s of %s repeats %s (재게시): one alert", post["id"], official, first["id"])
+        return True
 
     def alerts(self, official: str | Subscription, topic: str | None = None, limit: int = 50) -> list[dict]:
         """Newest first (by first_seen): post dict + `topics`, `terms`, `first_seen`."""

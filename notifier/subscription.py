@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import time
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,69 +332,3 @@ def report_problems(client: redis.Redis, prefix: str, source: str, problems: lis
                     json.dumps({"problems": problems[:50], "at": time.time()}, ensure_ascii=False))
     else:
         client.hdel(Keys(prefix).config_problems, source)
-
-
-# --- Feed tokens -----------------------------------------------------------
-
-_CREATE_TOKEN = """
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return existing end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-_ROTATE_TOKEN = """
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old then redis.call('HDEL', KEYS[1], old) end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-
-def token_keys(prefix: str) -> list[str]:
-    """[token -> official id, official id -> token]."""
-    keys = Keys(prefix)
-    return [keys.feed_tokens, keys.feed_tokens_by_official]
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def ensure_tokens(client: redis.Redis, prefix: str, official_ids: list[str]) -> dict[str, str]:
-    """Official id -> feed token, creating missing tokens (atomically; stable afterwards)."""
-    official_ids = list(dict.fromkeys(official_ids))
-    if not official_ids:
-        return {}
-    keys = token_keys(prefix)
-    existing = client.hmget(keys[1], official_ids)
-    tokens = {o: t.decode() if isinstance(t, bytes) else t for o, t in zip(official_ids, existing) if t}
-    missing = [o for o in official_ids if o not in tokens]
-    if missing:
-        script = client.register_script(_CREATE_TOKEN)
-        pipe = client.pipeline(transaction=False)
-        for official in missing:
-            script(keys=keys, args=[official, new_token()], client=pipe)
-        for official, token in zip(missing, pipe.execute()):
-            tokens[official] = token.decode() if isinstance(token, bytes) else token
-    return tokens
-
-
-def rotate_token(client: redis.Redis, prefix: str, official: str | Subscription) -> str:
-    """Give the official a new feed token; the old one stops working at once."""
-    official_id = official.id if isinstance(official, Subscription) else official
-    token = client.register_script(_ROTATE_TOKEN)(keys=token_keys(prefix), args=[official_id, new_token()])
-    return token.decode() if isinstance(token, bytes) else token
-
-
-def official_for_token(client: redis.Redis, prefix: str, token: str) -> str | None:
-    """The official id a feed token belongs to, or None for an unknown (or rotated) token."""
-    value = client.hget(token_keys(prefix)[0], token)
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def token_for(client: redis.Redis, prefix: str, official_id: str) -> str | None:
-    value = client.hget(token_keys(prefix)[1], official_id)
-    return value.decode() if isinstance(value, bytes) else value

@@ -5,6 +5,7 @@ import datetime as dt
 import html
 import re
 
+from conf.specs import BOARD_KIND_LABELS
 from conf.timezone import SEOUL
 from index.text import clean
 from notifier.query import highlight_pattern
@@ -12,7 +13,6 @@ from notifier.query import highlight_pattern
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
-BOARD_KIND_LABELS = {"press": "보도자료", "notice": "공지사항", "announcement": "고시공고", "legislation": "입법예고"}
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/CR, surrogates, U+FFFE/F) and C1 controls.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

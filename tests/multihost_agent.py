@@ -64,7 +64,11 @@ def index() -> dict:
 def web() -> dict:
     """The web service's Redis reads: a personal feed (token lookup, alerts), through the real WSGI app."""
     from conf.connection import redis_client
-    from notifier.subscription import load_subscriptions, subscriptions_path, token_for
+    from notifier.subscription import load_subscriptions, subscriptions_path
+    try:
+        from notifier.tokens import token_for
+    except ImportError:  # before the tokens moved to their own module
+        from notifier.subscription import token_for
     from web.app import make_app
 
     cluster = _cluster()

@@ -64,6 +64,7 @@ def running(args: list[str], env: dict | None = None, timeout: float = 30):
                 proc.wait()
 
 
-def web_server(conf: Path, env: dict | None = None, workers: int = 2):
-    return running([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1", "--port", "0",
-                    "--workers", str(workers)], env)
+def web_server(conf: Path, env: dict | None = None, workers: int = 2, port: int | None = 0):
+    """`python -m web.serve` on a free port (port=None: the port of cluster.yaml, for pages that check Origin)."""
+    return running([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1",
+                    *(["--port", str(port)] if port is not None else []), "--workers", str(workers)], env)

@@ -14,8 +14,8 @@ import pytest
 from notifier.feed import etag, feed_headers, http_date, not_modified, render_feed, write_static_feeds
 from notifier.match import Matcher
 from notifier.store import AlertStore, register
-from notifier.subscription import (ensure_tokens, load_subscriptions, official_for_token, rotate_token,
-                                   token_for)
+from notifier.subscription import load_subscriptions
+from notifier.tokens import ensure_tokens, official_for_token, rotate_token, token_for
 
 SUBSCRIPTIONS = """\
 officials:

@@ -385,7 +385,7 @@ def test_links_never_use_the_request_host_header(web_conf, redis_server):
     import urllib.request
 
     from conf.loader import load_cluster
-    from notifier.subscription import ensure_tokens
+    from notifier.tokens import ensure_tokens
     from tests.servers import web_server
 
     (web_conf["conf"].parent / "subs.yaml").write_text(

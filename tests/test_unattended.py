@@ -58,7 +58,7 @@ def test_the_index_writer_and_the_web_wait_out_a_redis_outage(private_redis, tmp
     """Bugs: the index writer exited on a Redis outage (rc 1, traceback) and stayed down until restarted by
     hand; feeds answered 503 while Redis was down, which is right, but must recover by themselves."""
     from conf.loader import load_cluster
-    from notifier.subscription import ensure_tokens
+    from notifier.tokens import ensure_tokens
     from index.post_search import PostSearcher
 
     conf = cluster_file(tmp_path, private_redis)

@@ -19,7 +19,7 @@ import redis
 
 from conf.embedded_redis import free_port
 from farm import Farm
-from notifier.subscription import ensure_tokens
+from notifier.tokens import ensure_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -27,7 +27,8 @@ from conf.wire import append, run_event
 from index.writer import consume
 from notifier.match import Matcher
 from notifier.store import AlertStore, register
-from notifier.subscription import load_subscriptions, rotate_token, token_for
+from notifier.subscription import load_subscriptions
+from notifier.tokens import rotate_token, token_for
 from tests.conftest import delete_prefix
 from web.app import make_app
 from web.http import CSP

@@ -22,9 +22,11 @@ from index.results import Results
 from conf.connection import is_transient
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
-from notifier.subscription import SubscriptionSet, official_for_token, subscriptions_path
+from notifier.subscription import SubscriptionSet, subscriptions_path
+from notifier.tokens import official_for_token
 from ops.status import cluster_status, index_status, quick_health
 from web import views
+from web.personal import PersonalPages
 from web.http import (COMMON_HEADERS, HTML_HEADERS, MAX_QUERY, REASONS, Request, api_error, json_body,
                       text)
 from web.render import STATIC, flag_text
@@ -89,7 +91,8 @@ class WebApp:
 
     def __init__(self, searchers: Searchers, *, prefix: str = "nugo", client_factory: Callable[[], redis.Redis] | None = None,
                  subscriptions: Callable[[], SubscriptionSet] | None = None, base_url: str | None = None,
-                 per_page: int = PER_PAGE, visits: Callable | None = None, ops: Operations | None = None):
+                 per_page: int = PER_PAGE, visits: Callable | None = None, ops: Operations | None = None,
+                 data_dir: Path | None = None):
         self.searchers = searchers
         self.ops = ops
         self.prefix = prefix
@@ -102,6 +105,7 @@ class WebApp:
         self._lock = threading.Lock()
         self._visits_factory = visits
         self._visits = None
+        self.personal = PersonalPages(self, self.root, data_dir or searchers.index_dir.parent)
 
     def visits(self):
         with self._lock:
@@ -130,6 +134,8 @@ class WebApp:
 
     def route(self, request: Request):
         path = request.path
+        if path.startswith("/me/"):
+            return self.me(request)
         if request.method not in ("GET", "HEAD"):
             return self.error(request, 405, [("Allow", "GET, HEAD")])
         if path == "/":
@@ -207,6 +213,19 @@ class WebApp:
                                               per_page=request.number("per_page", self.per_page, MAX_PER_PAGE),
                                               **self.post_filters(request, many=True))
         return json_body({**summary(results), "hits": results.hits})
+
+    # --- the personal page ------------------------------------------------------
+
+    def me(self, request: Request):
+        if request.method not in ("GET", "HEAD", "POST"):
+            return self.error(request, 405, [("Allow", "GET, HEAD, POST")])
+        try:
+            return self.personal.handle(request)
+        except (redis.RedisError, OSError, ConfigError) as exc:
+            if isinstance(exc, redis.RedisError) and not is_transient(exc):
+                raise
+            logger.error("personal page unavailable: %s", exc)
+            return text(503, "잠시 페이지를 열 수 없습니다. 잠시 뒤 다시 시도해 주세요.\n", [("Retry-After", "30")])
 
     # --- operations -----------------------------------------------------------
 
@@ -299,8 +318,11 @@ def loggable(path: str) -> str:
 
 
 def summary(results: Results) -> dict:
-    return {"query": results.query, "words": results.words, "total": results.total, "page": results.page,
-            "per_page": results.per_page, "pages": results.pages, "took_ms": results.took_ms, "facets": results.facets}
+    out = {"query": results.query, "words": results.words, "total": results.total, "page": results.page,
+           "per_page": results.per_page, "pages": results.pages, "took_ms": results.took_ms, "facets": results.facets}
+    if results.error:
+        out["error"] = results.error
+    return out
 
 
 def feed_not_found():
@@ -337,4 +359,5 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
     if index_dir is None:
         raise ValueError("make_app needs a cluster or an index_dir")
     return WebApp(Searchers(index_dir, refresh_seconds), prefix=prefix or "nugo", client_factory=client_factory,
-                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits, ops=ops)
+                  subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits, ops=ops,
+                  data_dir=cluster.data_path if cluster is not None else None)

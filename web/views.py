@@ -84,11 +84,29 @@ def posts_page(results: Results | None, filters: dict, info: str) -> str:
               "filtered": bool(base["region"] or base["board_kind"] or base["site"])}
     if results is None:
         return _page("posts.html", "누고 · 게시글 검색", tab="posts", q=q, autofocus=True, results=None, **common)
+    title = f"{q} - 누고 게시글 검색"
+    if results.error:
+        return _page("posts.html", title, tab="posts", q=q, results=results, facets=[], pages=[], subscribe="",
+                     **common)
     labels = {kind: board_label(kind) for kind in results.facets.get("board_kind", {})}
     facets = [chips("지역", "region", results.facets.get("region", {}), base["region"] or "", base),
               chips("게시판", "board_kind", results.facets.get("board_kind", {}), base["board_kind"] or "", base, labels)]
-    return _page("posts.html", f"{q} - 누고 게시글 검색", tab="posts", q=q, results=results, facets=facets,
-                 pages=pager(results, base), **common)
+    return _page("posts.html", title, tab="posts", q=q, results=results, facets=facets,
+                 pages=pager(results, base), subscribe=subscribe_yaml(q, base), **common)
+
+
+def subscribe_yaml(q: str, filters: dict) -> str:
+    """The YAML lines that subscribe to exactly this search (a topic of the official's subscriptions file)."""
+    import yaml
+
+    topic = {"name": q[:100], "query": q}
+    if filters.get("region"):
+        topic["regions"] = [filters["region"]]
+    if filters.get("board_kind"):
+        topic["board_kinds"] = [filters["board_kind"]]
+    if filters.get("site"):
+        topic["sites"] = [filters["site"]]
+    return yaml.safe_dump([topic], allow_unicode=True, sort_keys=False, default_flow_style=None, width=1000)
 
 
 def status_page(status: dict, order: list[str] = ()) -> str:

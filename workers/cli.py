@@ -260,6 +260,17 @@ def cmd_search(args) -> int:
     if not path.exists():
         print("아직 색인이 없습니다. 먼저 `nugo crawl`과 `nugo index --once`를 실행하세요.", file=sys.stderr)
         return 1
+    if args.posts:
+        from index.cli_search import format_posts
+        from index.post_search import PostSearcher
+
+        results = PostSearcher(path).search(" ".join(args.query), region=args.region, page=args.page,
+                                            per_page=args.per_page)
+        if results.error:
+            print(results.error, file=sys.stderr)
+            return 2
+        print(format_posts(results))
+        return 0 if results.total else 1
     results = StaffSearcher(path).search(" ".join(args.query), region=args.region, organization=args.organization,
                                          page=args.page, per_page=args.per_page)
     print(format_table(results))
@@ -345,12 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="쌓인 항목만 색인하고 종료")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="직원 검색 (예: nugo search 드론, nugo search 청년 일자리)")
+    p = sub.add_parser("search", help="직원 검색 (예: nugo search 드론, nugo search 청년 일자리) · --posts 게시글 검색")
     p.add_argument("query", nargs="+", help="검색어 (여러 낱말은 모두 포함)")
     p.add_argument("--region", help="지역 (서울, 경남 …)")
     p.add_argument("--organization", help="기관 (경상남도 …)")
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--per-page", type=int, default=50)
+    p.add_argument("--posts", action="store_true",
+                   help='게시글 검색 (검색어 규칙: 낱말 AND, "붙은 말", OR, -빼기, 제목:/본문:/부서:)')
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("serve", help="검색 페이지·JSON API·개인 피드·상태 페이지 서비스 (gunicorn, gevent 작업자)")
@@ -396,8 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_farm)
 
     from visits.cli import add_commands as add_visit_commands
+    from workers.cli_officials import add_commands as add_official_commands
 
     add_visit_commands(sub)
+    add_official_commands(sub)
 
     p = sub.add_parser("demo", help="데모: nugo up + 사이트 농장 + 예시 보도자료. 명령을 더 치지 않아도 크롤·색인·알림이 돌아갑니다")
     p.add_argument("--seed", type=int, default=1, help="사이트 농장 내용 시드")

@@ -40,7 +40,8 @@ def demo_conf(conf: str | None, cycle: float) -> Path:
 def run_demo(conf: str | None, *, seed: int = 1, farm_port: int = 0, web_port: int | None = None, workers: int = 2,
              cycle: float = 60.0) -> int:
     from conf.connection import redis_client
-    from notifier.subscription import ensure_tokens, load_subscriptions
+    from notifier.subscription import load_subscriptions
+    from notifier.tokens import ensure_tokens
     from workers.up import run_up
 
     path = demo_conf(conf, cycle)

@@ -79,7 +79,7 @@ def run_indexer(cluster: Cluster, *, once: bool = False, stop=None, client=None,
 
     def notify(posts: list[dict]) -> None:
         posts = news_only(index_dir(cluster), posts)
-        new = process_new_posts(client, cluster.key_prefix, subscriptions, posts)
+        new = process_new_posts(client, cluster.key_prefix, subscriptions, posts, cluster.repost_window_days)
         if new:
             logger.info("%d new alert(s)", new)
 
