@@ -15,6 +15,7 @@ import redis
 from w3lib.url import canonicalize_url
 
 from conf.keys import Keys
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.frontier_lua import SCRIPTS
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def _bytes_client(client: redis.Redis) -> redis.Redis:
 class Frontier:
     """Runs, leased per-host request queues with cluster-wide politeness, and the item stream."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "nugo", lease_seconds: float = 120,
+    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX, lease_seconds: float = LEASE_SECONDS,
                  *, max_attempts: int = 5, default_interval: float = DEFAULT_INTERVAL):
         self.client = _bytes_client(client)
         self.prefix = prefix

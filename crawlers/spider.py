@@ -20,6 +20,7 @@ from conf.connection import is_transient
 from conf.connection import connect
 from conf.keys import Keys
 from conf.loader import Site
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
 from crawlers.frontier import Frontier, fingerprint
@@ -64,8 +65,8 @@ class FrontierSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.client = connect(settings["REDIS_URL"], ping=False)  # timeouts and keepalive of every cluster client
-        spider.prefix = settings.get("NUGO_REDIS_PREFIX", "nugo")
-        spider.frontier = Frontier(spider.client, spider.prefix, settings.getfloat("NUGO_LEASE_SECONDS", 120))
+        spider.prefix = settings.get("NUGO_REDIS_PREFIX", KEY_PREFIX)
+        spider.frontier = Frontier(spider.client, spider.prefix, settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS))
         spider.retries = settings.getint("NUGO_RETRIES", 3)
         spider.exit_when_idle = settings.getbool("NUGO_EXIT_WHEN_IDLE", False)
         spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,

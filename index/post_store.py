@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from index.files import write_atomic, write_durable
+from conf.files import write_atomic, write_durable
 from index.merge import merge_candidates, merged
 from index.postings import build_postings, searched
 from index.segment import CATS, MAX_DOCS, Columns, NewPost, Segment, id_hash, read_deleted, write_segment

@@ -309,6 +309,10 @@ class Segment:
         c = cand.astype(np.int64)
         starts = (self.text_off[c] + _U64(self.text_base)).tolist()
         ends = (self.text_off[c + 1] + _U64(self.text_base)).tolist()
+        return cand[self.find_each(word16, starts, ends)]
+
+    def find_each(self, word16: bytes, starts: list[int], ends: list[int]) -> np.ndarray:
+        """Per byte range of the map: does it hold the UTF-16-LE word at a character boundary (an even offset)?"""
         find = self.mm.find
         at = np.fromiter(map(find, repeat(word16, len(starts)), starts, ends), dtype=np.int64, count=len(starts))
         held = at >= 0
@@ -317,7 +321,7 @@ class Segment:
             while pos >= 0 and pos & 1:
                 pos = find(word16, pos + 1, ends[j])
             held[j] = pos >= 0
-        return cand[held]
+        return held
 
     def lookup(self, hashes: np.ndarray, ids: list[str]) -> list[tuple[int, int]]:
         """(index into `ids`, local id) of the given posts present in this segment."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pyroaring import BitMap
 
-from index.files import write_atomic
+from conf.files import write_atomic
 from index.text import STAFF_DEPARTMENT_FIELDS, STAFF_SEARCH_FIELDS, SEP, fold_fields, grams
 
 logger = logging.getLogger(__name__)

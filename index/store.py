@@ -27,7 +27,7 @@ from whoosh.fields import ID, STORED, Schema
 from whoosh.filedb.filestore import FileStorage
 
 from conf.keys import check_site
-from conf.paths import inside
+from conf.files import inside
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import redis
 
 from conf.keys import Keys
 from conf.wire import BadEntry, RunEvent, decode_entry
+from conf.defaults import HEALTHY_RATIO
 from index.documents import post_doc, staff_doc
 from index.post_store import PostStore
 from index.rebuild import open_caches
@@ -181,7 +182,7 @@ def _stopped(stop) -> bool:
 
 
 def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: int = 500, block_ms: int = 1000,
-            stop=None, once: bool = False, healthy_ratio: float = 0.5, consumer: str = "writer",
+            stop=None, once: bool = False, healthy_ratio: float = HEALTHY_RATIO, consumer: str = "writer",
             lock_wait: float = 0.0, before_commit=None, on_commit=None, sites=None,
             trim_seconds: float = 5.0, max_seconds: float | None = None, heartbeat=None,
             min_free_mb: float = 0) -> ConsumeStats:

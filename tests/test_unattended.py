@@ -153,11 +153,11 @@ def test_a_board_whose_layout_changed_or_that_only_errs_is_flagged(farm, private
     finally:
         farm.clear_faults()
         kit.stop_workers()
-    status = site_status(index_dir(kit.cluster))
+    status = site_status(kit.cluster.index_dir)
     assert "layout changed" in status["seoul-press"]["flagged"]
     assert "every page failed" in status["ulsan-press"]["flagged"]
     assert status["jeju-press"]["flagged"] is None
-    html = call(make_app(index_dir=index_dir(kit.cluster)), "/status")[2].decode()
+    html = call(make_app(index_dir=kit.cluster.index_dir), "/status")[2].decode()
     assert html.count("⚠ 경고") == 2 and "사이트 화면 구성이 바뀐 것 같습니다" in html
 
 
@@ -180,7 +180,7 @@ def test_nugo_cancel_ends_a_run_by_site_or_run_id(farm, private_redis, tmp_path)
         run_indexer(kit.cluster, once=True, client=kit.client)
     finally:
         kit.stop_workers()
-    assert "cancelled" in site_status(index_dir(kit.cluster))["seoul"]["flagged"]
+    assert "cancelled" in site_status(kit.cluster.index_dir)["seoul"]["flagged"]
 
 
 def test_a_long_soak_keeps_the_stream_and_redis_memory_flat(farm, private_redis, tmp_path):
