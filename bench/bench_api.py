@@ -7,7 +7,7 @@
 Synthetic items (tests.synthetic: staff directories, press-release-like posts with title ~25-30
 and body 300-800 characters) are XADDed to a private redis-server as the crawler does, and indexed
 by the real writer (index.writer.consume, staff run_end -> snapshots). Then the real web service
-starts (`python -m web.serve`, gunicorn, 2 workers x 4 threads) and one HTTP client sends a
+starts (`python -m web.serve`, gunicorn, 2 gevent workers) and one HTTP client sends a
 fixed query list to `/api/search` (staff) and `/api/posts` (posts), one page of 50 rows with the
 exact total. Pass 1 runs on a fresh worker (nothing cached: every long word of a post query is
 checked as a substring of every candidate); passes 2..N are the steady state (a keep-alive
@@ -159,14 +159,14 @@ class Client:
         self.conn.close()
 
 
-def start_server(work: Path, data_dir: Path, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(work: Path, data_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     conf = work / "cluster.yaml"
     conf.write_text(f"data_dir: {data_dir}\nkey_prefix: {STREAM_PREFIX}\nweb:\n  host: 127.0.0.1\n  port: 0\n",
                     encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUGO_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "web.serve", "--conf", str(conf), "--port", "0",
-                             "--workers", str(workers), "--threads", str(threads)],
+                             "--workers", str(workers)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = None
     deadline = time.monotonic() + 120
@@ -276,7 +276,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=6, help="passes over each query list (pass 1 is cold)")
     parser.add_argument("--batch", type=int, default=2000, help="consume() batch size")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", help="data directory to keep (the index goes to KEEP/index)")
     args = parser.parse_args(argv)
@@ -295,12 +294,12 @@ def main(argv=None) -> int:
     finally:
         server.stop()
     index_s = time.perf_counter() - started
-    sizes = {"staff Whoosh": size_mb(index_dir / "whoosh"), "staff snapshots": size_mb(index_dir / "staff"),
+    sizes = {"Whoosh (store of record: staff rows and post records)": size_mb(index_dir / "whoosh"), "staff snapshots": size_mb(index_dir / "staff"),
              "post segments": size_mb(index_dir / "posts")}
     segments = json.loads((index_dir / "posts" / "manifest.json").read_text())["segments"]
 
     staff_queries = [(q, {}) for q in STAFF_QUERIES + timing["names"]]
-    proc, url = start_server(work, data_dir, args.workers, args.threads)
+    proc, url = start_server(work, data_dir, args.workers)
     try:
         staff = run_queries(url, "/api/search", staff_queries, args.repeat)
         posts = run_queries(url, "/api/posts", POST_QUERIES, args.repeat)
@@ -320,7 +319,7 @@ def main(argv=None) -> int:
     print(f"| staff rows into Whoosh (batch {args.batch}) | {timing['staff_s']:.1f} s, "
           f"{n_staff / timing['staff_s']:,.0f} rows/s |")
     print(f"| staff run_end: judge + snapshot build | {timing['snapshot_s']:.1f} s |")
-    print(f"| posts into post segments (batch {args.batch}, merges included) | {timing['posts_s']:.1f} s, "
+    print(f"| posts into post records (Whoosh) and segments (batch {args.batch}, merges included) | {timing['posts_s']:.1f} s, "
           f"**{n_posts / timing['posts_s']:,.0f} posts/s** |")
     print(f"| post segments after merges | {len(segments)} ({', '.join(str(s['docs']) for s in segments[:24])}"
           f"{' ...' if len(segments) > 24 else ''}) |")
@@ -329,7 +328,7 @@ def main(argv=None) -> int:
     print(f"| generate / XADD (not indexing) | {timing['gen_s']:.0f} s / {timing['push_s']:.0f} s |")
     print(f"| whole run (generate, push, index) | {index_s / 60:.1f} min |")
     print()
-    print(f"| HTTP, one page of 50 with exact total ({args.workers} workers x {args.threads} threads) "
+    print(f"| HTTP, one page of 50 with exact total ({args.workers} gevent workers) "
           "| p50 / p95 / p99 ms |")
     print("|---|---|")
     for name, path, res in (("staff", "/api/search", staff), ("posts", "/api/posts", posts)):

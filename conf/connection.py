@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from urllib.parse import quote, unquote, urlparse
 
 import redis
@@ -98,10 +99,23 @@ def with_password(url: str, password: str | None) -> str:
     return parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}").geturl()
 
 
+# Every client of the cluster's Redis: a cut link or a frozen host fails a command within SOCKET_TIMEOUT
+# (longer than any blocking read: the writer's XREADGROUP blocks 1 s) instead of waiting out TCP retransmission
+# for many minutes, and an idle connection that died is noticed by keepalive probes and the health check.
+SOCKET_TIMEOUT = 30
+CLIENT_OPTIONS = {
+    "socket_connect_timeout": 5, "socket_timeout": SOCKET_TIMEOUT, "health_check_interval": 30,
+    "socket_keepalive": True,
+    "socket_keepalive_options": {opt: value for name, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5),
+                                                                ("TCP_KEEPCNT", 3))
+                                 if (opt := getattr(socket, name, None)) is not None},
+}
+
+
 def connect(url: str, ping: bool = True) -> redis.Redis:
     """A client of `url`; with `ping`, one that fails fast when Redis does not answer. Without it, the
     first command connects (a service that waits out an outage by itself starts that way)."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    client = redis.Redis.from_url(url, **CLIENT_OPTIONS)
     if ping:
         client.ping()
     return client

@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conf.paths import private_dir
+from conf.files import private_dir
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from conf.schedules import check_schedule
 from conf.urls import netloc
 from conf.schema import Bool, Choice, Ctx, DictOf, ListOf, Mapping, Num, Record, Str
+from conf import defaults
 
 REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원",
            "충북", "충남", "전북", "전남", "경북", "경남", "제주", "중앙")
@@ -268,10 +269,10 @@ CLUSTER = Record(
         "redis_url": Str(default=None, help="redis://host:port/db of the cluster's Redis; empty starts an embedded private one. The password comes from NUGO_REDIS_PASSWORD"),
         "allow_insecure_redis": Bool(default=False, help="start even when the cluster's Redis accepts clients without a password (a lab only; warned on every start)"),
         "data_dir": Str(default="var", help="where the embedded Redis, the index and the feeds live (relative to the project)"),
-        "key_prefix": Str(default="nugo", pattern=r"[a-z0-9_-]+", help="prefix of every Redis key"),
+        "key_prefix": Str(default=defaults.KEY_PREFIX, pattern=r"[a-z0-9_-]+", help="prefix of every Redis key"),
         "sites_dirs": ListOf(Str(), default=["sites/farm"], single_ok=True, help="folders of site YAML files, relative to conf/"),
         "subscriptions": Str(default="subscriptions.yaml", help="subscription file (or folder of files), relative to conf/"),
-        "timezone": Choice(("Asia/Seoul",), default="Asia/Seoul", help="dates and schedules are Seoul time (the only zone supported)"),
+        "timezone": Choice((defaults.TIMEZONE,), default=defaults.TIMEZONE, help="dates and schedules are Seoul time (the only zone supported)"),
         "directory_schedule": Str(default="0 1 * * *", check=check_schedule, help="default schedule of directory crawls"),
         "board_schedule": Str(default="*/30 * * * *", check=check_schedule, help="default schedule of board crawls"),
         "index_schedule": Str(default="every 5s", check=check_schedule,
@@ -296,7 +297,7 @@ CLUSTER = Record(
         "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),
         "crawl_worker_max_memory_mb": Num(minimum=64, default=768,
                                           help="a crawl worker using more memory returns its work and is restarted"),
-        "lease_seconds": Num(minimum=1, default=15,
+        "lease_seconds": Num(minimum=1, default=defaults.LEASE_SECONDS,
                              help="a request leased by a worker that stops renewing it (the worker died or hung) goes back "
                                   "to the queue this long after the last renewal; a live worker renews its leases and its "
                                   "hosts' send slots while it works on them, however long a download takes"),
@@ -306,7 +307,7 @@ CLUSTER = Record(
         "download_timeout": Num(minimum=1, default=30, help="seconds before a request times out"),
         "retries": Num(integer=True, minimum=0, default=3, help="retries of a failing request"),
         "max_page_bytes": Num(integer=True, minimum=1024, default=5_000_000, help="larger pages are skipped with a logged reason"),
-        "healthy_ratio": Num(minimum=0.0, maximum=1.0, default=0.5, help="a directory run is healthy when it has at least this share of the previous row count"),
+        "healthy_ratio": Num(minimum=0.0, maximum=1.0, default=defaults.HEALTHY_RATIO, help="a directory run is healthy when it has at least this share of the previous row count"),
         "user_agent": Str(default="nugo-bot/0.1 (+staff directory search for public officials)"),
         "web": Record(fields={
             "host": Str(default="127.0.0.1"),

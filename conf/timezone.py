@@ -1,4 +1,6 @@
 """The one definition of Seoul time: every date a site writes, every schedule and every date shown."""
 from zoneinfo import ZoneInfo
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from conf.defaults import TIMEZONE
+
+SEOUL = ZoneInfo(TIMEZONE)

@@ -15,12 +15,12 @@ import redis
 from w3lib.url import canonicalize_url
 
 from conf.keys import Keys
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.frontier_lua import SCRIPTS
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0   # seconds between two requests to one host, cluster-wide
-LEASE_SECONDS = 15.0     # a lease not renewed for this long (its worker died) goes back to the queue
 RUNS_KEPT = 50           # runs remembered per site (older run keys are deleted)
 RUNS_DETAILED = 5        # of those, the newest keep their error list and site copy
 ERRORS_KEPT = 100        # last errors kept per run
@@ -110,7 +110,7 @@ def _bytes_client(client: redis.Redis) -> redis.Redis:
 class Frontier:
     """Runs, leased per-host request queues with cluster-wide politeness, and the item stream."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "nugo", lease_seconds: float = LEASE_SECONDS,
+    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX, lease_seconds: float = LEASE_SECONDS,
                  *, max_attempts: int = 5, default_interval: float = DEFAULT_INTERVAL):
         self.client = _bytes_client(client)
         self.prefix = prefix

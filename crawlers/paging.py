@@ -63,7 +63,8 @@ def paginate(result: Any, spec: dict, pagination: dict | None, sel: Selector, re
     key = list_key(request["url"], param, meta.get("formdata")) if meta.get("page") is None else None
     if pagination.get("until_empty"):
         if not result.row_count:
-            result.last_page = result.list_end = True
+            result.last_page = True
+            result.list_end = meta.get("page") is not None  # a later page ends the list; an empty first page does not
             return
         if page + 1 > last_allowed:
             result.bounds.append(f"max_list_pages {cap} reached after page {page}")

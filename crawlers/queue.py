@@ -13,7 +13,8 @@ import redis
 from scrapy import Request, Spider
 from scrapy.dupefilters import BaseDupeFilter
 
-from crawlers.frontier import LEASE_SECONDS, Frontier, Lease
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
+from crawlers.frontier import Frontier, Lease
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class LeasedQueue:
         self.server = server
         self.spider = spider
         self.key = key  # unused: the frontier has its own keys under NUGO_REDIS_PREFIX
-        self.frontier = Frontier(server, prefix=settings.get("NUGO_REDIS_PREFIX") or "nugo",
+        self.frontier = Frontier(server, prefix=settings.get("NUGO_REDIS_PREFIX") or KEY_PREFIX,
                                  lease_seconds=settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS))
         self.worker = worker_name(spider.name)
 

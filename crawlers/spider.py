@@ -14,12 +14,13 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
-from conf.connection import is_transient
+from conf.connection import connect, is_transient
 from conf.keys import Keys
 from conf.loader import Site
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
-from crawlers.frontier import LEASE_SECONDS, Frontier, fingerprint
+from crawlers.frontier import Frontier, fingerprint
 from crawlers.lease_keeper import LeaseKeeper
 from crawlers.retry_after import retry_after_seconds
 from crawlers.links import LinkPolicy
@@ -60,8 +61,8 @@ class FrontierSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.client = redis.Redis.from_url(settings["REDIS_URL"])
-        spider.prefix = settings.get("NUGO_REDIS_PREFIX", "nugo")
+        spider.client = connect(settings["REDIS_URL"], ping=False)  # timeouts and keepalive of every cluster client
+        spider.prefix = settings.get("NUGO_REDIS_PREFIX", KEY_PREFIX)
         lease_seconds = settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS)
         spider.frontier = Frontier(spider.client, spider.prefix, lease_seconds)
         spider.retries = settings.getint("NUGO_RETRIES", 3)
@@ -295,9 +296,10 @@ class FrontierSpider(scrapy.Spider):
         if result.denied_links:
             stats["links_denied"] = result.denied_links
         had_rows = self.had_rows_before(site, request, result)
-        empty = result.row_count == 0 and (not result.last_page or had_rows
-                                           or (request["meta"].get("depth", 0) == 0 and not result.lists))
+        empty = result.row_count == 0 and not result.list_end and (
+            not result.last_page or had_rows or (request["meta"].get("depth", 0) == 0 and not result.lists))
         if empty:  # a page before the last one, a page that had rows before, or a start page leading nowhere
+            # (the empty page that ends an `until_empty` list keeps the start page's depth, and is no problem)
             stats["empty_lists"] = 1
             self.frontier.note_error(run_id, request["url"], "no rows matched the site's selectors (layout changed?)")
         self.frontier.add_stats(run_id, **stats)

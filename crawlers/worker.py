@@ -180,16 +180,22 @@ class Supervisor:
 
     def stop(self, timeout: float = STOP_GRACE + 10) -> None:
         """SIGTERM to every worker (each returns its leases at once), then SIGKILL what is left."""
-        live = [p for p in self.procs if p is not None and p.poll() is None]
-        for proc in live:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in live:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes([p for p in self.procs if p is not None], timeout)
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float) -> None:
+    """One SIGTERM to each running process (a second one makes Scrapy stop uncleanly), then SIGKILL what is
+    still running after `timeout` seconds in all."""
+    live = [p for p in procs if p.poll() is None]
+    for proc in live:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in live:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

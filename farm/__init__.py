@@ -6,7 +6,8 @@
     farm.set_faults("seoul", failure_rate=0.3)           # runtime fault switches (farm/faults.py)
     farm.request_log(); farm.stop()
 
-Every site listens on its own loopback address (127.0.1.x, same port) so per-host politeness is real.
+Every site listens on its own loopback address (127.0.1.x, same port) so per-host politeness is real;
+`Farm(address_base="198.18.0.100")` puts site i on that address + i instead (the multi-host test).
 Sites, families and options: catalog.py; content: content.py; page markup: directory.py, board_pages.py;
 site definitions (YAML): definitions.py. `python -m farm --help` runs it in the foreground.
 """

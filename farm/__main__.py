@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
                         help='JSON: switches for every site, or {"site id": {switches}}, e.g. \'{"seoul": {"failure_rate": 0.3}}\'')
     parser.add_argument("--directories", type=int, default=300, help="large scale: directory sites (default 300)")
     parser.add_argument("--boards", type=int, default=200, help="large scale: boards (default 200)")
+    parser.add_argument("--address-base", metavar="IPV4",
+                        help="sites listen on this address + i instead of 127.0.1.x (e.g. 198.18.0.100)")
     parser.add_argument("--write-sites", metavar="DIR", help="also write this farm's site definitions (YAML) into DIR")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     farm = Farm(FarmConfig(seed=args.seed, scale=args.scale, port=args.port,
                            faults=json.loads(args.faults) if args.faults else None,
-                           directories=args.directories, boards=args.boards))
+                           directories=args.directories, boards=args.boards,
+                           address_base=args.address_base))
     if args.write_sites:
         farm.write_site_definitions(args.write_sites)
     done = threading.Event()

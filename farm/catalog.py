@@ -1,6 +1,7 @@
 """Which sites a farm has: ids, families, hosts and family options (demo and large scale)."""
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from farm import vocab
@@ -46,10 +47,11 @@ class SiteDef:
     masked: bool = False
     script_row: bool = False
     shared: tuple = field(default=())
+    address: str = ""             # listen here instead of the default loopback address (Farm's address_base)
 
     @property
     def host(self) -> str:
-        return host_for(self.index)
+        return self.address or host_for(self.index)
 
     @property
     def encoding(self) -> str:
@@ -59,6 +61,12 @@ class SiteDef:
 def host_for(index: int) -> str:
     """Site number i listens on 127.0.(1 + i // 250).(1 + i % 250); demo sites are 127.0.1.x."""
     return f"127.0.{1 + index // 250}.{1 + index % 250}"
+
+
+def address_for(base: str, index: int) -> str:
+    """Site number i listens on `base` + i (IPv4), e.g. 198.18.0.100, .101, … in the multi-host test."""
+    address = ipaddress.IPv4Address(base) + index
+    return str(address)
 
 
 # ---------------------------------------------------------------- demo scale

@@ -200,14 +200,14 @@ class RowspanSite(DirectorySite):
                     span += 1
                 cells = f'<td rowspan="{span}" class="buseo">{esc(p.department)}</td>' + cells
             rows.append(f"<tr>{cells}</tr>")
-        nav = [f'<a href="list.asp?page=1" class="first">[처음]</a>']
+        nav = ['<a href="list.asp?page=1" class="first">[처음]</a>']
         nav += [f"<b>[{n}]</b>" if n == page else f'<a href="list.asp?page={n}">[{n}]</a>' for n in block(page, last)]
         nav.append(f'<a href="list.asp?page={last}" class="end">[끝]</a>')
-        content = (f'<table width="100%" border="0" cellpadding="0" cellspacing="0"><tr><td class="title">'
-                   f'<img src="/images/sub/tit_jikwon.gif" alt="직원안내"> 직원안내</td></tr></table>\n'
-                   f'<table width="100%" border="1" cellspacing="0" cellpadding="3" class="tbl_jikwon" summary="부서별 직원 안내">\n'
-                   f'<tr bgcolor="#EFEFEF"><th width="16%">부서</th><th width="9%">직위</th><th width="9%">성명</th>'
-                   f'<th width="14%">전화번호</th><th>담당업무</th></tr>\n' + "\n".join(rows) + "\n</table>\n"
+        content = ('<table width="100%" border="0" cellpadding="0" cellspacing="0"><tr><td class="title">'
+                   '<img src="/images/sub/tit_jikwon.gif" alt="직원안내"> 직원안내</td></tr></table>\n'
+                   '<table width="100%" border="1" cellspacing="0" cellpadding="3" class="tbl_jikwon" summary="부서별 직원 안내">\n'
+                   '<tr bgcolor="#EFEFEF"><th width="16%">부서</th><th width="9%">직위</th><th width="9%">성명</th>'
+                   '<th width="14%">전화번호</th><th>담당업무</th></tr>\n' + "\n".join(rows) + "\n</table>\n"
                    f'<div class="page_nav" align="center">{" ".join(nav)}</div>')
         return Page(self.shell("직원안내", content), list_page=True)
 
@@ -234,7 +234,7 @@ class MaskedCardsSite(DirectorySite):
             for p in self.page_rows(page, size))
         if not cards:
             cards = '<li class="no_data">검색된 직원이 없습니다.</li>'
-        nav = [f'<a href="?page=1" class="btn_first">처음</a>', f'<a href="?page={max(1, page - 1)}" class="btn_prev">이전</a>',
+        nav = ['<a href="?page=1" class="btn_first">처음</a>', f'<a href="?page={max(1, page - 1)}" class="btn_prev">이전</a>',
                '<span class="num">']
         nav += [f"<strong>{n}</strong>" if n == page else f'<a href="?page={n}">{n}</a>' for n in block(page, last, 5)]
         nav.append("</span>")

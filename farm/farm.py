@@ -6,11 +6,11 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from farm import board_pages, directory, gosi, layouts
-from farm.catalog import demo_sites, large_sites
+from farm.catalog import address_for, demo_sites, large_sites
 from farm.faults import FaultSwitches, fraction
 from farm.server import RESET, MultiHostServer
 from farm.site import FarmSite, Request, Response
@@ -28,13 +28,16 @@ class FarmConfig:
     log_limit: int = 1_000_000   # the request log keeps this many most recent requests
     directories: int = 300       # large scale only: how many directory sites
     boards: int = 200            # large scale only: how many boards
+    address_base: str | None = None  # sites listen on this IPv4 address + i instead of 127.0.1.x (e.g. 198.18.0.100)
 
 
 class Farm:
     """Start, inspect and steer the farm (API described in the package docstring)."""
 
-    def __init__(self, seed: int | FarmConfig = 1, scale: str = "demo", port: int = 0, faults: dict | None = None):
-        self.config = seed if isinstance(seed, FarmConfig) else FarmConfig(seed, scale, port, faults)
+    def __init__(self, seed: int | FarmConfig = 1, scale: str = "demo", port: int = 0, faults: dict | None = None,
+                 address_base: str | None = None):
+        self.config = seed if isinstance(seed, FarmConfig) else FarmConfig(seed, scale, port, faults,
+                                                                            address_base=address_base)
         seed = self.config.seed
         if self.config.scale == "demo":
             definitions = demo_sites(seed)
@@ -42,6 +45,8 @@ class Farm:
             definitions = large_sites(seed, self.config.directories, self.config.boards)
         else:
             raise ValueError(f"scale must be 'demo' or 'large', got {self.config.scale!r}")
+        if self.config.address_base:
+            definitions = [replace(d, address=address_for(self.config.address_base, n)) for n, d in enumerate(definitions)]
         families = {**directory.FAMILIES, **board_pages.FAMILIES, **layouts.FAMILIES, **gosi.FAMILIES}
         self._sites: dict[str, FarmSite] = {d.id: families[d.family](seed, d) for d in definitions}
         self._by_host = {s.site.host: s for s in self._sites.values()}

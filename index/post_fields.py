@@ -8,7 +8,6 @@ checked on the stored row itself.
 """
 from __future__ import annotations
 
-from itertools import repeat
 
 import numpy as np
 
@@ -71,17 +70,8 @@ def holding(seg, cand: np.ndarray, term: Term) -> np.ndarray:
     word16 = term.text.encode("utf-16-le", "surrogatepass")
     b = bounds(seg)[cand.astype(np.int64)]
     held = np.zeros(len(cand), dtype=bool)
-    find = seg.mm.find
     for lo, hi in _ranges(indexes):
-        starts, ends = b[:, lo].tolist(), (b[:, hi] - 2).tolist()
-        at = np.fromiter(map(find, repeat(word16, len(starts)), starts, ends), dtype=np.int64, count=len(starts))
-        hit = at >= 0
-        for j in np.flatnonzero(hit & (at & 1).astype(bool)).tolist():  # a match across two UTF-16 units
-            pos = int(at[j])
-            while pos >= 0 and pos & 1:
-                pos = find(word16, pos + 1, ends[j])
-            hit[j] = pos >= 0
-        held |= hit
+        held |= seg.find_each(word16, b[:, lo].tolist(), (b[:, hi] - 2).tolist())
     kept = cand[held]
     if any(f.startswith(EXTRA) for f in term.fields):  # one extra field by its label: the stored row decides
         kept = np.asarray([i for i in kept.tolist() if PostFields(seg.row(i)).has(term)], dtype=cand.dtype)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.post_store import MANIFEST, Segment, intersect, member, read_deleted, word_keys
+from index.post_store import MANIFEST
+from index.postings import intersect, member, word_keys
+from index.segment import Segment, read_deleted
 from index.results import Results
 from index.store import IndexPaths
 from index.post_fields import field_set, holding

@@ -10,6 +10,7 @@ from whoosh.query import Term
 
 from conf.keys import Keys
 from conf.wire import RunEvent
+from conf.defaults import HEALTHY_RATIO
 
 from index.snapshot import write_snapshot
 from index.state import LiveState, utc_iso
@@ -102,7 +103,7 @@ def judge(event: RunEvent, rows: int, live_rows: int, healthy_ratio: float) -> s
     return None
 
 
-def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy_ratio: float = 0.5,
+def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy_ratio: float = HEALTHY_RATIO,
                      client=None, prefix: str | None = None) -> str:
     """Apply a run event; returns "live", "dropped" (a refused directory run), "board", "flagged" (an
     unhealthy board run) or "seen" (already handled)."""

@@ -46,6 +46,7 @@ class StaffSearcher:
         self._generation = None
         self._stamp = None
         self._lock = threading.Lock()
+        self._unreadable: set[tuple[str, str]] = set()
         self.refresh()
 
     @property
@@ -83,7 +84,15 @@ class StaffSearcher:
             folder = self.paths.site_snapshots(site)
             meta = {"site": site, "run_id": run_id, "organization": entry.get("organization") or "",
                     "region": entry.get("region") or "", "org_kind": entry.get("org_kind") or ""}
-            add.append(SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta))
+            try:
+                add.append(SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta))
+            except (OSError, ValueError) as exc:  # deleted or damaged: the writer rebuilds it at its next start
+                if (site, stem) not in self._unreadable:  # once, not at every refresh
+                    self._unreadable.add((site, stem))
+                    logger.error("snapshot of site %s cannot be read (%s); its previous rows stay, if any "
+                                 "(repair: nugo index --rebuild)", site, exc)
+                remove = [r for r in remove if r.part.site != site]
+                stamp = None  # read the live map again at the next refresh
         if remove or add:
             self._view = self._view.changed(remove, add)  # one reference swap
         self._generation = live.get("generation", 0)

@@ -24,28 +24,13 @@ from pathlib import Path
 
 from pyroaring import BitMap
 
+from conf.files import write_atomic
 from index.text import STAFF_DEPARTMENT_FIELDS, STAFF_SEARCH_FIELDS, SEP, fold_fields, grams
 
 logger = logging.getLogger(__name__)
 
 MAGIC = b"NUGOIDX1\n"
 _LEN = struct.Struct("<Q")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _department_end(folded: str) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from index.snapshot import write_atomic
+from conf.files import write_atomic
 from index.store import IndexPaths
 
 logger = logging.getLogger(__name__)

@@ -1,17 +1,19 @@
 """On-disk layout, Whoosh schemas and the single-writer lock of the index directory.
 
     index_dir/
-      whoosh/            one Whoosh storage: the `staff` index (every row of every run not yet
-                         retired, keyed run:id), the `posts` index (kept empty: its presence tells
-                         searchers the index exists; posts of an older version are moved out of it
-                         by the writer), and the `indexer.lock` file the single writer holds
-      staff/live.json    live runs map: per site the live run, its snapshot, row count, flags
-      staff/snapshots/   per site, immutable rows + gram-bitmap files of live runs (index.snapshot)
-      posts/             post segments and their manifest (index.post_store)
+      whoosh/            the store of record, one Whoosh storage written only by the single writer:
+                         `staff` (every row of every run not yet retired, keyed run:id, with its
+                         stream position), `post_records` (every post, keyed by id: the stored row,
+                         run id, first seen, insertion sequence, content hash), and the
+                         `indexer.lock` file the writer holds
+      staff/live.json    state: per site the live run, its snapshot, row count, flags, last runs
+      staff/snapshots/   cache: per site, immutable rows + gram-bitmap files of live runs (index.snapshot)
+      posts/             cache: post segments and their manifest (index.post_store)
 
-Staff rows are bulk-replaced per run and searched from snapshots; posts arrive one by one, are
-replaced by id and are searched from append-only segments; their sizes and commit rhythms differ,
-and a staff swap never rewrites post segments.
+Searchers read only the caches, which are derived from Whoosh: `nugo index --rebuild` (index.rebuild)
+writes them anew from the records, and the writer does so by itself at start when one is missing
+or of an older format. Staff rows are bulk-replaced per run and searched from snapshots; posts
+arrive one by one, are replaced by id and are searched from append-only segments.
 """
 from __future__ import annotations
 
@@ -21,18 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import Token, Tokenizer
-from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, Schema
 from whoosh.filedb.filestore import FileStorage
 
 from conf.keys import check_site
-from conf.paths import inside
-from index.text import SEP, fold
+from conf.files import inside
 
 logger = logging.getLogger(__name__)
 
 STAFF = "staff"
-POSTS = "posts"
+POST_RECORDS = "post_records"
 LOCK_NAME = "indexer.lock"
 
 
@@ -40,57 +40,15 @@ class IndexerBusy(RuntimeError):
     """Another process holds the index writer lock."""
 
 
-class GramTokenizer(Tokenizer):
-    """Folded text as overlapping grams of `size` characters; fields (split by SEP) never share a gram.
-
-    size 2: every bigram with its position (a longer word is a phrase of its bigrams);
-    size 1: the distinct characters (one-character words).
-    """
-
-    def __init__(self, size: int = 2):
-        self.size = size
-
-    def __eq__(self, other):
-        return other is not None and self.__class__ is other.__class__ and self.size == other.size
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        seen: set[str] = set()
-        for part in value.split(SEP):
-            folded = fold(part)
-            if self.size == 1:
-                grams = [c for c in folded if c not in seen]
-                seen.update(grams)
-            else:
-                grams = [folded[i:i + self.size] for i in range(len(folded) - self.size + 1)]
-            for gram in grams:
-                token.text = gram
-                token.boost = 1.0
-                token.stopped = False
-                if positions:
-                    token.pos = pos
-                if chars:
-                    token.startchar = token.endchar = start_char
-                pos += 1
-                yield token
-            pos += self.size + 1  # a gap: no phrase spans two fields
-
-
 def staff_schema() -> Schema:
     # Only two indexed fields: a term per document costs most of Whoosh's write time.
     return Schema(key=ID(unique=True), run_id=ID(stored=True), seq=STORED, row=STORED)
 
 
-def posts_schema() -> Schema:
-    return Schema(
-        id=ID(unique=True, stored=True), site=ID(stored=True), region=ID(stored=True),
-        board_kind=ID(stored=True), org_kind=ID(stored=True), run_id=ID(stored=True),
-        date_sort=NUMERIC(bits=64, sortable=True), first_seen_us=NUMERIC(bits=64, stored=True, sortable=True),
-        grams=TEXT(analyzer=GramTokenizer(2), phrase=True), chars=TEXT(analyzer=GramTokenizer(1), phrase=False),
-        row=STORED,
-    )
+def post_records_schema() -> Schema:
+    # id is the only indexed field (lookups by id, replacement); the rest is the record itself
+    return Schema(id=ID(unique=True, stored=True), run_id=STORED, first_seen_us=STORED, seq=STORED, chash=STORED,
+                  row=STORED)
 
 
 @dataclass
@@ -133,7 +91,7 @@ class Store:
         self.storage = FileStorage(str(self.paths.whoosh))
         self._lock = None
         if create:
-            for name, schema in ((STAFF, staff_schema()), (POSTS, posts_schema())):
+            for name, schema in ((STAFF, staff_schema()), (POST_RECORDS, post_records_schema())):
                 if not whoosh_index.exists_in(str(self.paths.whoosh), indexname=name):
                     self.storage.create_index(schema, indexname=name)
 

@@ -1,8 +1,8 @@
-"""The single index writer: items stream -> Whoosh (staff) and post segments, committed before acknowledged."""
+"""The single index writer: items stream -> Whoosh (the store of record) and the search caches,
+committed before acknowledged."""
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -10,26 +10,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import redis
-from whoosh.writing import CLEAR
 
 from conf.keys import Keys
-from conf.timezone import SEOUL
-
 from conf.wire import BadEntry, RunEvent, decode_entry
-from index.post_store import NewPost, PostStore
+from conf.defaults import HEALTHY_RATIO
+from index.documents import post_doc, staff_doc
+from index.post_store import PostStore
+from index.rebuild import open_caches
+from index.records import PostRecords
 from index.runs import handle_run_event, purge_retired
 from index.state import LiveState
 from index.stream import GROUP, Backoff, ensure_group, is_transient, read, trim
-from index.store import POSTS, STAFF, Store
-from index.text import POST_SEARCH_FIELDS, SEP, clean, fold
+from index.store import STAFF, Store
 
 logger = logging.getLogger(__name__)
-
-STAFF_TEXT = ("organization", "region", "org_kind", "url", "bureau", "department", "team", "position", "name",
-              "phone", "duties", "email")
-EXTRA_NAME = re.compile(r"[0-9A-Za-z_\uac00-\ud7a3]{1,20}")  # as conf.specs.EXTRA_NAME
-POST_TEXT = ("organization", "region", "org_kind", "board_kind", "url", "title", "department", "author", "body")
-
 
 @dataclass
 class ConsumeStats:
@@ -56,93 +50,12 @@ def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ("" if value is None else str(value))
 
 
-def _seq(entry_id: str) -> list[int]:
-    ms, _, n = entry_id.partition("-")
-    return [int(ms), int(n or 0)]
-
-
-def http_url(value) -> str:
-    """A stored link: an http(s) URL, or empty (a file:, javascript: or data: link from a page never reaches a reader)."""
-    url = clean(value)
-    return url if re.match(r"(?i)https?://[^\s/]", url) else ""
-
-
-def _lines(value) -> dict[str, list[str]]:
-    """`lines` of a staff row: the items of its multi-line fields (field name -> texts)."""
-    if not isinstance(value, dict):
-        return {}
-    out = {}
-    for name, items in value.items():
-        if name in STAFF_TEXT and isinstance(items, list):
-            kept = [clean(i) for i in items[:200] if isinstance(i, str) and clean(i)]
-            if kept:
-                out[name] = kept
-    return out
-
-
-def _extra(value) -> dict[str, str]:
-    """`extra` of a post: more fields by their (Korean) names, text values."""
-    if not isinstance(value, dict):
-        return {}
-    return {name: clean(text)[:2000] for name, text in list(value.items())[:30]
-            if isinstance(name, str) and EXTRA_NAME.fullmatch(name) and clean(text)}
-
-
-def _attachment_links(value) -> list[dict]:
-    """Attachments as {name, url} pairs; a URL that is not http(s) is kept empty (never a javascript: link)."""
-    out = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, dict) and (clean(item.get("name")) or http_url(item.get("url"))):
-            out.append({"name": clean(item.get("name")), "url": http_url(item.get("url"))})
-    return out[:100]
-
-
-def staff_doc(item: dict, run_id: str, entry_id: str) -> dict:
-    row = {name: clean(item.get(name)) for name in STAFF_TEXT}
-    row["url"] = http_url(item.get("url"))
-    lines = _lines(item.get("lines"))
-    if lines:
-        row["lines"] = lines
-    row.update(type="staff", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id)
-    return {"key": f"{run_id}:{row['id']}", "run_id": run_id, "seq": _seq(entry_id), "row": row}
-
-
-def _parse_date(value) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=SEOUL)
-
-
-def post_doc(item: dict, run_id: str, first_seen_us: int) -> NewPost:
-    """The stored row (first_seen included) and searchable text of a post item."""
-    first_seen = datetime.fromtimestamp(first_seen_us / 1_000_000, timezone.utc)
-    row = {name: clean(item.get(name)) for name in POST_TEXT}
-    row["url"] = http_url(item.get("url"))
-    date = _parse_date(item.get("date"))
-    row.update(type="post", id=str(item["id"]), site=str(item.get("site") or ""), run_id=run_id,
-               post_id=clean(item.get("post_id")), date=date.isoformat() if date else None,
-               attachments=[clean(a) for a in item.get("attachments") or [] if clean(a)],
-               first_seen=first_seen.isoformat(timespec="microseconds"))
-    for name, value in (("attachment_links", _attachment_links(item.get("attachment_links"))),
-                        ("extra", _extra(item.get("extra"))), ("pinned", item.get("pinned") is True)):
-        if value:
-            row[name] = value
-    extra = row.get("extra") if isinstance(row.get("extra"), dict) else {}
-    text = SEP.join([*(fold(row[f]) for f in POST_SEARCH_FIELDS), " ".join(fold(str(v)) for v in extra.values())])
-    return NewPost(id=row["id"], row=row, text=text,
-                   date_sort=int((date or first_seen).timestamp()), first_seen_us=first_seen_us)
-
-
 class _Batch:
     """Applies stream entries: documents pend by unique key, committed before anything is acked."""
 
-    def __init__(self, store: Store, posts: PostStore, state: LiveState, stats: ConsumeStats, *, client, prefix,
-                 healthy_ratio, sites: set[str] | None, before_commit=None):
-        self.store, self.posts, self.state, self.stats = store, posts, state, stats
+    def __init__(self, store: Store, records: PostRecords, posts: PostStore, state: LiveState, stats: ConsumeStats, *,
+                 client, prefix, healthy_ratio, sites: set[str] | None, before_commit=None):
+        self.store, self.records, self.posts, self.state, self.stats = store, records, posts, state, stats
         self.client, self.prefix, self.healthy_ratio = client, prefix, healthy_ratio
         self.sites = sites
         self.before_commit = before_commit
@@ -173,20 +86,35 @@ class _Batch:
             self._commit_posts()
 
     def _commit_posts(self) -> None:
-        """New and changed posts go to a new segment; a re-delivered post keeps its first_seen, and
-        an unchanged one (only its run id differs) is not written again."""
-        stored = self.posts.lookup(list(self.post_items))
-        new, replaced, rows = [], [], []
+        """Records first, then segments. A re-delivered post keeps its first_seen and sequence (from its
+        record); an unchanged one (only its run id differs) is not written again. A crash between the two
+        commits is repaired by the re-delivery: the record is found unchanged, the segment lacks it."""
+        ids = list(self.post_items)
+        records = self.records.lookup(ids)
+        in_segments = self.posts.lookup(ids)
+        for record in records.values():
+            self.posts.skip_seq(record.seq)
+        new_records, segment_posts, replaced, rows = [], [], [], []
         for post_id, (item, run_id) in self.post_items.items():
-            old = stored.get(post_id)
-            doc = post_doc(item, run_id, old.first_seen_us if old else self.now_us)
+            record = records.get(post_id)
+            doc = post_doc(item, run_id, record.first_seen_us if record else self.now_us)
             rows.append(doc.row)
-            if old is not None:
-                if old.chash == doc.chash:
-                    continue
-                replaced.append(old)
-            new.append(doc)
-        self.posts.commit(new, replaced)
+            if record is not None and record.chash == doc.chash:
+                doc.seq = record.seq
+            else:
+                new_records.append(doc)
+            held = in_segments.get(post_id)
+            if held is not None and held.chash == doc.chash:
+                continue
+            if held is not None:
+                replaced.append(held)
+            segment_posts.append(doc)
+        if new_records:
+            first = self.posts.take_seq(len(new_records))
+            for k, doc in enumerate(new_records):
+                doc.seq = first + k
+        self.records.write(new_records, {p.id for p in new_records if p.id in records})
+        self.posts.commit(segment_posts, replaced)
         self.committed_posts += rows
         self.post_items.clear()
 
@@ -247,34 +175,6 @@ def log_run_end(event: RunEvent, entry: dict, outcome: str) -> None:
                    f" reason={flag}" if flag else "")
 
 
-def migrate_whoosh_posts(store: Store, posts: PostStore) -> int:
-    """Move posts indexed by an older version (in the Whoosh `posts` index) into the post segments,
-    first_seen kept; then empty the Whoosh index. Idempotent: a crash midway is finished next start."""
-    ix = store.open(POSTS)
-    if not ix.doc_count():
-        return 0
-    moved = {}
-    with ix.searcher() as searcher:
-        for stored in searcher.all_stored_fields():
-            row = stored.get("row")
-            if isinstance(row, dict) and row.get("id"):
-                moved[str(row["id"])] = (row, int(stored.get("first_seen_us") or 0))
-    present = posts.lookup(list(moved))
-    docs = []
-    for post_id, (row, first_us) in moved.items():
-        if post_id in present:
-            continue
-        first_seen = datetime.fromtimestamp(first_us / 1_000_000, timezone.utc)
-        date = _parse_date(row.get("date"))
-        docs.append(NewPost(id=post_id, row=row, text=SEP.join(fold(row.get(f) or "") for f in POST_SEARCH_FIELDS),
-                            date_sort=int((date or first_seen).timestamp()), first_seen_us=first_us))
-    posts.commit(docs, [])
-    writer = ix.writer()
-    writer.commit(mergetype=CLEAR)
-    logger.info("moved %d posts from the Whoosh posts index into post segments", len(docs))
-    return len(docs)
-
-
 def _stopped(stop) -> bool:
     if stop is None:
         return False
@@ -282,7 +182,7 @@ def _stopped(stop) -> bool:
 
 
 def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: int = 500, block_ms: int = 1000,
-            stop=None, once: bool = False, healthy_ratio: float = 0.5, consumer: str = "writer",
+            stop=None, once: bool = False, healthy_ratio: float = HEALTHY_RATIO, consumer: str = "writer",
             lock_wait: float = 0.0, before_commit=None, on_commit=None, sites=None,
             trim_seconds: float = 5.0, max_seconds: float | None = None, heartbeat=None,
             min_free_mb: float = 0) -> ConsumeStats:
@@ -298,8 +198,9 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
     `max_seconds`: take no new batch after this long (a scheduled task; the next one continues).
     `heartbeat(**info)` is called on every turn. While the index's disk has less than `min_free_mb` free,
     nothing is read (so nothing is half-written or acknowledged) and the heartbeat says so.
-    `on_commit(posts)` is called with the committed post rows (first_seen included) after each commit and
-    before the acknowledgement, so a crash re-delivers them; it must be idempotent (the notifier is)."""
+    `on_commit(posts, sites)` is called with the committed post rows (first_seen included) and the writer's live
+    state of the sites (index.state.LiveState.sites: baselines, flags) after each commit and before the
+    acknowledgement, so a crash re-delivers them; it must be idempotent (the notifier is)."""
     started = time.monotonic()
     stream = Keys(prefix).items
     stats = ConsumeStats()
@@ -309,8 +210,8 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
     try:
         state = LiveState.load(store.paths)
         purge_retired(store, state)  # finish a swap interrupted by a crash
-        posts = PostStore(store.paths.posts)
-        migrate_whoosh_posts(store, posts)
+        records = PostRecords(store)
+        posts = open_caches(store, state, records)  # rebuilt from the records when missing or of an older format
         cursor: str | None = "0-0"
         grouped = False
         last_trim = 0.0
@@ -341,7 +242,7 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
                         break
                     continue
                 known = sites() if callable(sites) else sites
-                job = _Batch(store, posts, state, stats, client=client, prefix=prefix, healthy_ratio=healthy_ratio,
+                job = _Batch(store, records, posts, state, stats, client=client, prefix=prefix, healthy_ratio=healthy_ratio,
                              sites=known, before_commit=before_commit)
                 ids = []
                 for entry_id, fields in entries:
@@ -351,7 +252,7 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
                         job.apply(entry_id, fields)
                 job.commit()
                 if on_commit and job.committed_posts:
-                    on_commit(job.committed_posts)
+                    on_commit(job.committed_posts, state.sites)
                 stats.acked += client.xack(stream, GROUP, *ids)
                 posts.maybe_merge()
                 stats.batches += 1

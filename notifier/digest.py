@@ -145,9 +145,9 @@ def send_digests(store: AlertStore, subscriptions: Iterable[Subscription], maile
 
 def scheduled_digest(cluster, client, official_id: str) -> dict:
     """One official's digest, sent by the scheduler at the official's digest time."""
-    from notifier.subscription import load_subscriptions, subscriptions_path
+    from notifier.subscription import load_subscriptions
 
-    officials = [o for o in load_subscriptions(subscriptions_path(cluster)) if o.id == official_id]
+    officials = [o for o in load_subscriptions(cluster.subscriptions_path) if o.id == official_id]
     with Mailer(cluster) as mailer:
         report = send_digests(AlertStore(client, cluster.key_prefix), officials, mailer, "정기")
     if report.failed:

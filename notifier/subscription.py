@@ -185,11 +185,6 @@ def load_subscriptions(path: str | Path) -> list[Subscription]:
     return out
 
 
-def subscriptions_path(cluster) -> Path:
-    """Where the cluster's subscriptions are (cluster.subscriptions, relative to conf/)."""
-    return cluster.subscriptions_path
-
-
 class SubscriptionSet:
     """The subscriptions of a file or folder, re-read when it changes (one stat per file per call).
 
@@ -206,8 +201,6 @@ class SubscriptionSet:
         self.problems: list[str] = []
         self._signature: tuple | None = None
         self._subscriptions: list[Subscription] = []
-        self._matcher = None
-        self._registered: dict[tuple, int] = {}
         self.reload()
 
     def _stat(self) -> tuple:
@@ -246,7 +239,6 @@ class SubscriptionSet:
 
     def _use(self, subscriptions: list[Subscription]) -> None:
         self._subscriptions = subscriptions
-        self._matcher = None
         self.version += 1
 
     def _copy_path(self) -> Path:
@@ -301,28 +293,6 @@ class SubscriptionSet:
 
     def get(self, official_id: str) -> Subscription | None:
         return next((s for s in self.current() if s.id == official_id), None)
-
-    def matcher(self):
-        """A Matcher of the current version, built once per version."""
-        from notifier.match import Matcher
-
-        self.reload()
-        if self._matcher is None:
-            self._matcher = Matcher(self._subscriptions)
-        return self._matcher
-
-    def ensure_registered(self, client: redis.Redis, prefix: str) -> None:
-        """Record start times and feed tokens of the current version once per version and Redis, and publish
-        the file's problems (or their absence) for the status page."""
-        from notifier.store import register
-
-        self.reload()
-        key = (id(client), prefix)
-        state = (self.version, tuple(self.problems))
-        if self._registered.get(key) != state:
-            register(client, prefix, self._subscriptions)
-            report_problems(client, prefix, "subscriptions", self.problems)
-            self._registered[key] = state
 
 
 def report_problems(client: redis.Redis, prefix: str, source: str, problems: list[str]) -> None:

@@ -5,29 +5,12 @@ A feed URL handed to a reader never grants edits: the personal page has a token 
 """
 from __future__ import annotations
 
-import secrets
-
 import redis
 
+from conf import token_map
 from conf.keys import Keys
 
 KINDS = ("feed", "me")
-
-_CREATE_TOKEN = """
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return existing end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-_ROTATE_TOKEN = """
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old then redis.call('HDEL', KEYS[1], old) end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
 
 
 def token_keys(prefix: str, kind: str = "feed") -> list[str]:
@@ -38,10 +21,6 @@ def token_keys(prefix: str, kind: str = "feed") -> list[str]:
     if kind == "me":
         return [keys.me_tokens, keys.me_tokens_by_official]
     raise ValueError(f"unknown token kind {kind!r}")
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def _text(value):
@@ -58,10 +37,9 @@ def ensure_tokens(client: redis.Redis, prefix: str, official_ids: list[str], kin
     tokens = {o: _text(t) for o, t in zip(official_ids, existing) if t}
     missing = [o for o in official_ids if o not in tokens]
     if missing:
-        script = client.register_script(_CREATE_TOKEN)
         pipe = client.pipeline(transaction=False)
         for official in missing:
-            script(keys=keys, args=[official, new_token()], client=pipe)
+            token_map.ensure(pipe, keys, official)
         for official, token in zip(missing, pipe.execute()):
             tokens[official] = _text(token)
     return tokens
@@ -70,7 +48,7 @@ def ensure_tokens(client: redis.Redis, prefix: str, official_ids: list[str], kin
 def rotate_token(client: redis.Redis, prefix: str, official, kind: str = "feed") -> str:
     """Give the official a new token; the old one stops working at once."""
     official_id = getattr(official, "id", official)
-    return _text(client.register_script(_ROTATE_TOKEN)(keys=token_keys(prefix, kind), args=[official_id, new_token()]))
+    return token_map.replace(client, token_keys(prefix, kind), official_id)
 
 
 def official_for_token(client: redis.Redis, prefix: str, token: str, kind: str = "feed") -> str | None:

@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"(?:준비 완료: |Listening at: )(https?://127\.0\.0\.1:\d+/?)")
@@ -36,7 +38,7 @@ def wait_ready(proc: subprocess.Popen, lines: queue.Queue, timeout: float = 30) 
         url = found and found.group(1).rstrip("/") + "/"
     while True:  # the workers boot after the ready line: poll until one answers
         try:
-            with urllib.request.urlopen(url + "healthz", timeout=5):
+            with urllib.request.urlopen(url + "healthz", timeout=30):  # a worker's boot on a loaded machine
                 return url
         except urllib.error.HTTPError:
             return url  # it answers (perhaps 503 while a dependency is down)
@@ -68,3 +70,26 @@ def web_server(conf: Path, env: dict | None = None, workers: int = 2, port: int 
     """`python -m web.serve` on a free port (port=None: the port of cluster.yaml, for pages that check Origin)."""
     return running([sys.executable, "-m", "web.serve", "--conf", str(conf), "--host", "127.0.0.1",
                     *(["--port", str(port)] if port is not None else []), "--workers", str(workers)], env)
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def served(app):
+    """A WSGI app on a free local port (threaded wsgiref, in this process); yields its root URL (no slash)."""
+    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

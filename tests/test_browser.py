@@ -1,13 +1,8 @@
 """The search page in a real headless Chromium (Debian's chromium + chromedriver, driven by Selenium)."""
 from __future__ import annotations
 
-import base64
-import shutil
-import socketserver
-import threading
 import uuid
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -17,34 +12,18 @@ from tests.conftest import delete_prefix
 from tests.test_web import STAFF, build_index
 from web.app import make_app
 
-from selenium import webdriver  # noqa: E402  (installed by `bash .ci/setup`, like chromium: never skipped)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402  (installed by `bash .ci/setup`, like chromium)
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=ko-KR",
-         "--hide-scrollbars")
-CRAWLED_AT = 1_714_521_600  # 2024-05-01 09:00 in Seoul: a fixed date keeps the screenshots stable
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+from tests.chromium import CHROMEDRIVER, CHROMIUM, PHONE, SHOTS, browser_in, screenshot  # noqa: E402,F401
+from tests.servers import served  # noqa: E402
 
+CRAWLED_AT = 1_714_521_600  # 2024-05-01 09:00 in Seoul: a fixed date keeps the screenshots stable
 
 
 def test_chromium_is_installed():
     """The README's setup installs Debian's chromium and chromium-driver; the browser test needs them."""
     assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), "run: bash .ci/setup"
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -55,40 +34,18 @@ def site(redis_server, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("browser") / "index"
     build_index(client, prefix, index_dir, staff_rows(3000, seed=5) + [r for r in STAFF if r["site"] != "suwon"],
                 flagged=("busan",), ended_at=CRAWLED_AT)
-    server = make_server("127.0.0.1", 0, make_app(index_dir=index_dir), server_class=_Server,
-                         handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/"
+        with served(make_app(index_dir=index_dir)) as url:
+            yield url + "/"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         delete_prefix(client, prefix)
         client.close()
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.add_argument("--window-size=1280,1000")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: nothing downloaded
-    try:
+    with browser_in(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
-
-
-def screenshot(driver, path: Path) -> None:
-    png = base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
 
 
 def expected_order() -> list[str]:

@@ -10,7 +10,7 @@ from notifier.store import AlertStore
 from notifier.subscription import load_subscriptions
 from tests.crawlkit import CrawlKit
 from farm import Farm
-from workers.indexer import index_dir, run_indexer
+from workers.indexer import run_indexer
 
 pytestmark = pytest.mark.slow
 DIRECTORIES = ["gyeongnam", "ulsan", "incheon", "sejong"]   # four layout families
@@ -60,7 +60,7 @@ def test_directory_crawl_is_searchable_exactly(farm, private_redis, tmp_path):
         kit.stop_workers()
     stats = run_indexer(kit.cluster, once=True, client=kit.client)
     assert stats.swapped == len(DIRECTORIES)
-    searcher = StaffSearcher(index_dir(kit.cluster))
+    searcher = StaffSearcher(kit.cluster.index_dir)
     for query in QUERIES:
         results = searcher.search(query, per_page=10_000)
         found = {(h["site"], h["name"], h["phone"], h["duties"]) for h in results.hits}
@@ -163,7 +163,7 @@ def test_incomplete_directory_crawl_never_replaces_good_rows(farm, private_redis
         kit.seed(["ulsan", "sejong"])
         kit.wait()
         run_indexer(kit.cluster, once=True, client=kit.client)
-        searcher = StaffSearcher(index_dir(kit.cluster))
+        searcher = StaffSearcher(kit.cluster.index_dir)
         before = {s: searcher.search("주무관", organization=o, per_page=10_000).total
                   for s, o in (("ulsan", "울산광역시"), ("sejong", "세종특별자치시"))}
         assert all(before.values())
@@ -180,6 +180,6 @@ def test_incomplete_directory_crawl_never_replaces_good_rows(farm, private_redis
     after = {s: searcher.search("주무관", organization=o, per_page=10_000).total
              for s, o in (("ulsan", "울산광역시"), ("sejong", "세종특별자치시"))}
     assert after == before  # the good rows are still searchable
-    status = site_status(index_dir(kit.cluster))
+    status = site_status(kit.cluster.index_dir)
     assert "could not be fetched" in status["ulsan"]["flagged"]
     assert "layout changed" in status["sejong"]["flagged"]

@@ -461,3 +461,12 @@ def test_command_line():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_address_base_moves_every_site_and_its_definition(tmp_path):
+    moved = Farm(seed=1, address_base="127.0.3.1")
+    assert [s["host"] for s in moved.sites] == [f"127.0.3.{i + 1}" for i in range(len(moved.sites))]
+    written = moved.write_site_definitions(tmp_path)
+    assert 'base_url: "http://127.0.3.1:${FARM_PORT}"' in written[0].read_text(encoding="utf-8")
+    assert Farm(seed=1).sites[0]["host"] == "127.0.1.1"  # the default is unchanged
+    assert moved.manifest()["staff"][0] == Farm(seed=1).manifest()["staff"][0]  # same content

@@ -13,7 +13,7 @@ import pytest
 from conf.yamlsource import ConfigError
 from notifier.digest import send_digests
 from notifier.match import Matcher
-from notifier.process import process_new_posts
+from notifier.process import Notifier, is_news
 from notifier.query import PostFields, QuerySyntaxError, parse_query
 from notifier.store import AlertStore, register
 from notifier.subscription import Subscription, SubscriptionSet, Topic, load_subscriptions
@@ -109,13 +109,14 @@ def test_folder_of_per_official_files(tmp_path):
 def test_hot_reload_picks_up_edits_and_keeps_the_last_valid_version(tmp_path):
     path = write(tmp_path / "subscriptions.yaml", GOOD)
     subs = SubscriptionSet(path)
+    notifier = Notifier(subs, "unused")
     assert [s.id for s in subs.current()] == ["kim", "lee"] and subs.version == 1
-    matcher = subs.matcher()
-    assert subs.matcher() is matcher
+    matcher = notifier.matcher()
+    assert notifier.matcher() is matcher
     write(path, GOOD.replace("드론 -채용", "무인기 OR 드론 -채용").replace("name: 이서연", "name: 이서연 사무관"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2
     assert [[t.text for t in g] for g in subs.get("kim").topics[0].query.groups] == [["무인기", "드론"]]
-    assert subs.matcher() is not matcher
+    assert notifier.matcher() is not matcher
     write(path, GOOD.replace("query: 드론 -채용", "query: '\"드론'"))
     assert subs.get("lee").name == "이서연 사무관" and subs.version == 2  # broken edit: old version kept
     assert subs.problems and f"{path}:7: officials[0].topics[0].query" in subs.problems[0]
@@ -260,14 +261,27 @@ def test_store_records_once_and_only_after_the_start(redis_client, prefix, tmp_p
     assert [a["id"] for a in store.alerts("kim")] == ["p3", "p2", "p1"]
 
 
-def test_process_new_posts_with_a_hot_reloaded_set(redis_client, prefix, tmp_path):
+def test_the_notifier_with_a_hot_reloaded_set(redis_client, prefix, tmp_path):
     path = write(tmp_path / "s.yaml", GOOD)
-    subs = SubscriptionSet(path)
-    assert process_new_posts(redis_client, prefix, subs, []) == 0  # registers the topics now
+    notifier = Notifier(SubscriptionSet(path), prefix)
+    assert notifier.process(redis_client, []) == 0  # registers the topics now
     future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).isoformat()
-    assert process_new_posts(redis_client, prefix, subs, [post(1, "드론 시연회", first_seen=future)]) == 1
-    assert process_new_posts(redis_client, prefix, subs, [post(1, "드론 시연회", first_seen=future)]) == 0
-    assert process_new_posts(redis_client, prefix, list(subs), [post(2, "온실가스 통계", first_seen=future)]) == 1
+    assert notifier.process(redis_client, [post(1, "드론 시연회", first_seen=future)]) == 1
+    assert notifier.process(redis_client, [post(1, "드론 시연회", first_seen=future)]) == 0
+    assert Notifier(list(SubscriptionSet(path)), prefix).process(redis_client, [post(2, "온실가스 통계", first_seen=future)]) == 1
+
+
+def test_a_boards_first_crawl_is_not_news(redis_client, prefix, tmp_path):
+    """The baseline rule, fed by the writer's live state: before a baseline and from the baseline run, no alert."""
+    notifier = Notifier(SubscriptionSet(write(tmp_path / "s.yaml", GOOD)), prefix)
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).isoformat()
+    first = dict(post(1, "드론 시연회", first_seen=future), site="b", run_id="b-r1")
+    later = dict(post(2, "드론 실증 사업", first_seen=future), site="b", run_id="b-r2")
+    assert notifier.on_commit(redis_client, [first], {}) == 0  # no baseline yet
+    baseline = {"run_id": "b-r1", "ended_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    assert not is_news(first, baseline) and is_news(later, baseline)
+    assert not is_news(dict(later, first_seen="2020-01-01T00:00:00+00:00"), baseline)  # an old post seen again
+    assert notifier.on_commit(redis_client, [first, later], {"b": {"baseline": baseline}}) == 1
 
 
 # --- e-mail digests -------------------------------------------------------

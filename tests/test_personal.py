@@ -2,16 +2,12 @@
 add a topic, see it in the YAML file and its next post in the feed; a broken edit refused; tokens rotated."""
 from __future__ import annotations
 
-import base64
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -20,7 +16,7 @@ from farm import Farm
 from notifier.tokens import ensure_tokens, token_for
 from tests.crawlkit import CrawlKit
 from tests.servers import web_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.chromium import SHOTS, browser_in, screenshot
 from workers.indexer import run_indexer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,18 +40,8 @@ def status_of(url: str, data: bytes | None = None, headers: dict | None = None) 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.add_argument("--window-size=1100,1400")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with browser_in(tmp_path, window="1100,1400") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 def test_an_official_adds_a_topic_and_its_next_post_reaches_the_feed(private_redis, tmp_path, browser):
@@ -89,8 +75,7 @@ def test_an_official_adds_a_topic_and_its_next_post_reaches_the_feed(private_red
                 text = (officials / "kim.yaml").read_text(encoding="utf-8")
                 assert "# 드론 산업 담당" in text and "# 김민수 주무관의 구독" in text  # comments kept
                 assert "name: 수소 충전" in text and "query: 수소 충전소 -폐쇄" in text and "regions: [경남]" in text
-                shot = base64.b64decode(browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"])
-                (ROOT / "docs" / "screenshots" / "personal-page.png").write_bytes(shot)
+                screenshot(browser, SHOTS / "personal-page.png")
 
                 # a broken edit is refused in Korean; the file and the old topics stay
                 form = browser.find_element(By.ID, "add-form")

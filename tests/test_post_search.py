@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import pytest
 
 import index.post_search as post_search
-import index.post_store as post_store
+import index.segment as segment
 from index.post_search import PostSearcher
 from index.post_store import MANIFEST, PostStore, read_manifest
-from index.store import POSTS, Store
+from index.store import Store
 from tests.synthetic import post_items
 from conf.wire import append
 from index.writer import consume
@@ -172,7 +172,7 @@ def test_checked_word_cache_gives_the_same_answers(corpus, monkeypatch):
 def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tmp_path, monkeypatch):
     """Large segments keep bitsets of their common 4-6-unit grams: such a word is answered without
     the substring check, a longer one is narrowed by them; both equal the brute force."""
-    monkeypatch.setattr(post_store, "LONG_MIN_DOCS", 0)
+    monkeypatch.setattr(segment, "LONG_MIN_DOCS", 0)
     items = post_items(1200, seed=21) + HANDMADE
     append(redis_client, prefix, items)
     consume(redis_client, prefix, tmp_path, once=True, batch=500)
@@ -234,26 +234,29 @@ def test_a_crash_leaves_only_garbage_that_the_next_writer_removes(redis_client, 
     assert (root / MANIFEST).read_bytes() == manifest
 
 
-def test_posts_of_the_whoosh_index_move_to_segments(redis_client, prefix, tmp_path):
-    """An index written by the previous version kept posts in Whoosh: the writer moves them, first_seen kept."""
-    store = Store(tmp_path)
-    writer = store.open(POSTS).writer()
-    for i in range(30):
-        row = {"type": "post", "id": f"old-{i}", "site": "busan-press", "organization": "부산광역시", "region": "부산",
-               "org_kind": "province", "board_kind": "press", "url": f"https://b.kr/{i}", "title": f"옛 드론 글 {i}",
-               "department": "드론과", "author": "", "body": "예전 색인의 본문", "run_id": "busan-press-r0",
-               "post_id": str(i), "date": f"2025-01-{1 + i:02d}T09:00:00+09:00", "attachments": [],
-               "first_seen": "2025-02-01T00:00:00+00:00"}
-        writer.add_document(id=row["id"], site=row["site"], region=row["region"], board_kind="press",
-                            org_kind="province", run_id=row["run_id"], date_sort=0,
-                            first_seen_us=1_738_368_000_000_000, grams=row["title"], chars=row["title"], row=row)
-    writer.commit()
-    append(redis_client, prefix, [dict(handmade(1, "새 드론 글", "새 본문"), id="old-3")])
+def test_a_segment_of_an_older_format_is_rebuilt_from_the_records(redis_client, prefix, tmp_path):
+    """A cache format change is a rebuild, never a migration of the only copy: the writer finds a segment
+    it cannot read (an older version's) and writes the segments anew from the post records."""
+    items = post_items(120, seed=4)
+    append(redis_client, prefix, items)
+    consume(redis_client, prefix, tmp_path, once=True, batch=50)
+    before = PostSearcher(tmp_path).search("지원", per_page=1000)
+    root = Store(tmp_path).paths.posts
+    first = sorted(root.glob("*.seg"))[0]
+    data = bytearray(first.read_bytes())
+    at = data.index(b'"grams_fields": 2')
+    data[at:at + 17] = b'"grams_fields": 3'  # as written before field scopes
+    first.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="older version"):
+        PostStore(root)
+    append(redis_client, prefix, [dict(items[0], title="새로 바뀐 제목")])
     consume(redis_client, prefix, tmp_path, once=True)
-    assert store.open(POSTS).doc_count() == 0
-    searcher = PostSearcher(tmp_path)
-    found = searcher.search("드론", per_page=100)
-    assert found.total == 30
-    assert {h["first_seen"] for h in found.hits} == {"2025-02-01T00:00:00+00:00"}
-    assert [h["title"] for h in found.hits if h["id"] == "old-3"] == ["새 드론 글"]
-    assert searcher.search("예전색인").total == 29
+    after = PostSearcher(tmp_path)
+    assert not (root / first.name).exists()
+    assert after.search("새로바뀐").total == 1
+    assert len(after) == 120
+    again = after.search("지원", per_page=1000)
+    changed = {items[0]["id"]}
+    assert {h["id"] for h in again.hits} - changed == {h["id"] for h in before.hits} - changed
+    kept = {h["id"]: h["first_seen"] for h in before.hits}
+    assert all(kept[h["id"]] == h["first_seen"] for h in again.hits)

@@ -83,6 +83,22 @@ def test_long_directory_with_a_javascript_next_link_is_read_whole(kit_factory, f
     assert "crawl bound" in verdict(kit, capped)
 
 
+def test_lists_read_until_an_empty_page_go_live_and_an_empty_first_page_does_not(kit_factory, farm):
+    """gyeonggi and jeju page `until_empty`: the empty page that ends the list keeps the start page's depth, and
+    the rule for "a start page leading nowhere" refused every run of both ("list page with no rows (layout
+    changed?)", found by the multi-host test): they never went live. Now they are healthy and complete, and a
+    redesigned first page is still refused."""
+    kit = kit_factory()
+    runs = crawl(kit, ["gyeonggi", "jeju"])
+    for site in ("gyeonggi", "jeju"):
+        assert runs[site]["status"] == "finished" and int(runs[site].get("empty_lists") or 0) == 0, runs[site]
+        assert verdict(kit, runs[site]) is None
+    assert_matches_truth(kit, {"gyeonggi", "jeju"})
+    farm.set_faults("gyeonggi", broken_layout=True)
+    again = crawl(kit, ["gyeonggi"])
+    assert "layout changed?" in (verdict(kit, again["gyeonggi"], live_rows=100) or "")
+
+
 def test_a_layout_change_on_a_paginated_site_is_reported_and_refused(kit_factory, farm):
     """Defect 2, on the farm. (a) seoul (POST pagination) redesigned: its start page has no rows. (b) gwangju's
     department pages lose their staff table's class after a healthy run: each is the last page of its list,

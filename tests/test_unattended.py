@@ -18,7 +18,7 @@ from farm import Farm
 from index.state import site_status
 from tests.crawlkit import CrawlKit
 from tests.servers import web_server
-from workers.indexer import index_dir, run_indexer
+from workers.indexer import run_indexer
 
 SUBS = ("officials:\n  - id: kim\n    name: 김민수\n    topics:\n      - {name: 드론, query: 드론}\n")
 
@@ -71,7 +71,7 @@ def test_the_index_writer_and_the_web_wait_out_a_redis_outage(private_redis, tmp
     token = ensure_tokens(client, "nugo", ["kim"])["kim"]
     cluster = load_cluster(conf)
     try:
-        wait_until(lambda: PostSearcher(index_dir(cluster)).search("드론").total == 1, what="the first post indexed")
+        wait_until(lambda: PostSearcher(cluster.index_dir).search("드론").total == 1, what="the first post indexed")
         with web_server(conf, env) as (_, url, _):
             feed = f"{url}feeds/{token}.rss"
             assert urllib.request.urlopen(feed, timeout=10).status == 200
@@ -83,7 +83,7 @@ def test_the_index_writer_and_the_web_wait_out_a_redis_outage(private_redis, tmp
             assert writer.poll() is None, "the index writer died with Redis"
             private_redis.restart()
             append(private_redis.client(), "nugo", [post(2)])
-            wait_until(lambda: PostSearcher(index_dir(cluster)).search("드론").total == 2, what="a post after the outage")
+            wait_until(lambda: PostSearcher(cluster.index_dir).search("드론").total == 2, what="a post after the outage")
             assert wait_until(lambda: _status(feed) == 200, timeout=30, what="the feed back")
     finally:
         writer.terminate()
@@ -153,11 +153,11 @@ def test_a_board_whose_layout_changed_or_that_only_errs_is_flagged(farm, private
     finally:
         farm.clear_faults()
         kit.stop_workers()
-    status = site_status(index_dir(kit.cluster))
+    status = site_status(kit.cluster.index_dir)
     assert "layout changed" in status["seoul-press"]["flagged"]
     assert "every page failed" in status["ulsan-press"]["flagged"]
     assert status["jeju-press"]["flagged"] is None
-    html = call(make_app(index_dir=index_dir(kit.cluster)), "/status")[2].decode()
+    html = call(make_app(index_dir=kit.cluster.index_dir), "/status")[2].decode()
     assert html.count("⚠ 경고") == 2 and "사이트 화면 구성이 바뀐 것 같습니다" in html
 
 
@@ -180,7 +180,7 @@ def test_nugo_cancel_ends_a_run_by_site_or_run_id(farm, private_redis, tmp_path)
         run_indexer(kit.cluster, once=True, client=kit.client)
     finally:
         kit.stop_workers()
-    assert "cancelled" in site_status(index_dir(kit.cluster))["seoul"]["flagged"]
+    assert "cancelled" in site_status(kit.cluster.index_dir)["seoul"]["flagged"]
 
 
 def test_a_long_soak_keeps_the_stream_and_redis_memory_flat(farm, private_redis, tmp_path):

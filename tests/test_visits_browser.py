@@ -2,10 +2,7 @@
 the standalone verifier page from file:// with the network off."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,39 +19,18 @@ from visits.tokens import VisitState
 from visits.trips import today
 from visits.web import VisitApp
 
-from selenium import webdriver  # noqa: E402  (installed by `bash .ci/setup`, like chromium: never skipped)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=ko-KR",
-         "--hide-scrollbars")
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
-SHOTS = ROOT / "docs" / "screenshots"
+from tests.chromium import PHONE, SHOTS, browser_in, start_browser  # noqa: E402,F401
+from tests.chromium import screenshot as save_screenshot  # noqa: E402
 PREFIX = "YO1:"
-
-
-def start_browser(profile: Path, *extra: str):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + extra:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--window-size=390,844")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: nothing downloaded
 
 
 @pytest.fixture
 def browser(tmp_path):
-    driver = start_browser(tmp_path / "profile")
-    try:
+    with browser_in(tmp_path, window="390,844", performance_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 def wait(driver, condition, timeout: float = 20):
@@ -62,13 +38,8 @@ def wait(driver, condition, timeout: float = 20):
 
 
 def screenshot(driver, name: str) -> None:
-    """Write docs/screenshots/visit-*.png when missing (or NUGO_SCREENSHOTS=1): times differ on every run."""
-    path = SHOTS / name
-    if path.exists() and os.environ.get("NUGO_SCREENSHOTS") != "1":
-        return
-    png = base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
+    """docs/screenshots/visit-*.png (when missing, or anew with NUGO_SCREENSHOTS=1): times differ on every run."""
+    save_screenshot(driver, SHOTS / name)
 
 
 def saved_file(driver, folder: Path, pattern: str, timeout: float = 20) -> Path:
@@ -248,7 +219,7 @@ def test_a_plain_http_address_tells_the_official_to_use_https(phone_page, tmp_pa
     """Browsers give no position to http:// pages other than localhost: the page must say so, not just fail."""
     root, path, _ = phone_page
     port = root.rsplit(":", 1)[1]
-    driver = start_browser(tmp_path / "insecure", "--host-resolver-rules=MAP visit.test 127.0.0.1")
+    driver = start_browser(tmp_path / "insecure", "--host-resolver-rules=MAP visit.test 127.0.0.1", window="390,844")
     try:
         driver.get(f"http://visit.test:{port}{path}")
         wait(driver, lambda d: "HTTPS" in d.find_element(By.ID, "status").text)

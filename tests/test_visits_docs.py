@@ -8,7 +8,6 @@ import re
 import ssl
 import subprocess
 import threading
-from pathlib import Path
 
 from tests.test_visits_support import ROOT, Officials, make_service, official
 from visits.settings import SETTINGS
@@ -70,7 +69,7 @@ def test_the_https_runbook_makes_a_certificate_a_client_trusts(tmp_path, redis_c
     assert "server.crt: OK" in done.stdout
     assert oct((ca / "server.key").stat().st_mode & 0o777) == "0o600"
 
-    from tests.test_visits_support import _QuietHandler, _Server
+    from tests.servers import _QuietHandler, _Server
     from wsgiref.simple_server import make_server
 
     service = make_service(tmp_path / "visits", redis_client, prefix)

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import http.client
-import socketserver
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from visits.service import VisitService
+from tests.servers import served  # noqa: F401  (used by the visit tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANGWON = (35.227_900, 128.681_700)  # 창원시청 forecourt
@@ -68,29 +64,6 @@ def visit_cluster(tmp_path: Path, redis_server, redis_client, prefix: str) -> Vi
 
 def make_service(directory: Path, client, prefix: str, **settings) -> VisitService:
     return VisitService(directory, settings or None, client, prefix)
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    """The WSGI app on a free local port (threaded wsgiref); yields its root URL."""
-    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @dataclass

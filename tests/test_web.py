@@ -370,7 +370,7 @@ def test_gunicorn_serves_the_app_and_stops_cleanly(data):
             url = found and found.group(1)
         while True:  # the workers boot after the ready line: poll until one answers
             try:
-                urllib.request.urlopen(url + "healthz", timeout=5)
+                urllib.request.urlopen(url + "healthz", timeout=30)  # a worker's boot, on a loaded machine
                 break
             except urllib.error.HTTPError as answer:  # no index writer runs here: healthz says so
                 assert answer.code == 503 and b"index-writer: FAIL" in answer.read()

@@ -42,9 +42,9 @@ def _service(args, redis: bool = False):
 
 
 def _officials(cluster):
-    from notifier.subscription import load_subscriptions, subscriptions_path
+    from notifier.subscription import load_subscriptions
 
-    return {o.id: o for o in load_subscriptions(subscriptions_path(cluster))}
+    return {o.id: o for o in load_subscriptions(cluster.subscriptions_path)}
 
 
 def _print_rows(rows: list[tuple[str, str]]) -> None:

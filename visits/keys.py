@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from visits.errors import Rejected
-from visits.fsutil import locked, private_dir, write_private
+from conf.files import locked, private_dir, write_private
 from visits.korean import korean_time
 
 logger = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from conf.timezone import SEOUL
+
 WEEKDAYS = "월화수목금토일"
 
 

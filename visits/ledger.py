@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from visits.errors import Rejected
-from visits.fsutil import append_private, locked, private_dir
+from conf.files import append_private, locked, private_dir
 from visits.keys import KeyRing, b64, unb64
 
 logger = logging.getLogger(__name__)

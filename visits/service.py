@@ -10,10 +10,11 @@ from typing import Any
 
 import redis
 
+from conf.defaults import KEY_PREFIX
 from visits import codec
 from visits.claim import Claim
 from visits.errors import Rejected
-from visits.fsutil import private_dir
+from conf.files import private_dir
 from visits.guard import check_position, check_rate
 from visits.keys import KeyRing, KeyStore
 from visits.ledger import Checkpoint, Ledger
@@ -49,7 +50,7 @@ class VisitService:
     """Keys, ledger and trips under one private folder, plus the Redis state under `{prefix}:visit:`."""
 
     def __init__(self, directory: Path, settings: dict | None = None, client: redis.Redis | None = None,
-                 prefix: str = "nugo"):
+                 prefix: str = KEY_PREFIX):
         self.directory = private_dir(Path(directory))
         self.settings = resolve(settings)
         self.client = client

@@ -12,6 +12,8 @@ import secrets
 
 import redis
 
+from conf import token_map
+
 from conf.keys import template
 
 logger = logging.getLogger(__name__)
@@ -34,21 +36,6 @@ def redis_key(name: str, prefix: str, **parts) -> str:
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 OFFICIAL_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
-_CREATE = """
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return existing end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-_REPLACE = """
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old then redis.call('HDEL', KEYS[1], old) end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
 
 
 def _text(value) -> str | None:
@@ -68,9 +55,8 @@ class VisitState:
 
     def link_token(self, official_id: str, new: bool = False) -> str:
         """The official's link token, created on first use; `new` replaces it (the old link stops working)."""
-        script = _REPLACE if new else _CREATE
-        token = self.client.eval(script, 2, self.links, self.links_by_official, official_id, secrets.token_urlsafe(24))
-        return _text(token)
+        keys = [self.links, self.links_by_official]
+        return (token_map.replace if new else token_map.ensure)(self.client, keys, official_id)
 
     def official_for(self, token: str) -> str | None:
         """The official id a link token belongs to; None for a malformed, unknown or replaced token."""

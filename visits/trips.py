@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from visits.fsutil import locked, write_private
+from conf.files import locked, write_private
 from visits.korean import SEOUL
 
 TRIPS_FORMAT = "yoitda-trips/1"

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import redis
 
 from conf.yamlsource import ConfigError
+from conf.defaults import KEY_PREFIX
 from visits import pages, qr
 from visits.describe import claim_rows
 from visits.errors import Rejected
@@ -200,16 +201,15 @@ def make_visit_app(cluster=None, *, data_dir=None, client=None, prefix=None, sub
     base_url = None
     if cluster is not None:
         from conf.connection import redis_client
-        from notifier.subscription import subscriptions_path as cluster_subscriptions
 
         prefix = prefix or cluster.key_prefix
-        subscriptions_path = subscriptions_path or cluster_subscriptions(cluster)
+        subscriptions_path = subscriptions_path or cluster.subscriptions_path
         settings = settings if settings is not None else (cluster.settings.get("visits") or None)
         base_url = (cluster.settings.get("web") or {}).get("base_url")
         client = client or _LazyRedis(lambda: redis_client(cluster, start=False))
     if subscriptions_path is None:
         raise ValueError("make_visit_app needs a cluster or a subscriptions_path")
-    service = VisitService(visits_dir(cluster, data_dir), settings, client, prefix or "nugo")
+    service = VisitService(visits_dir(cluster, data_dir), settings, client, prefix or KEY_PREFIX)
     return VisitApp(service, lambda: SubscriptionSet(subscriptions_path), base_url=base_url)
 
 

@@ -20,9 +20,10 @@ import redis
 from conf.yamlsource import ConfigError
 from index.results import Results
 from conf.connection import is_transient
+from conf.defaults import KEY_PREFIX
 from notifier.feed import feed_headers, not_modified, render_feed
 from notifier.store import AlertStore
-from notifier.subscription import SubscriptionSet, subscriptions_path
+from notifier.subscription import SubscriptionSet
 from notifier.tokens import official_for_token
 from ops.status import cluster_status, index_status, quick_health
 from web import views
@@ -89,7 +90,7 @@ class Operations:
 class WebApp:
     """The WSGI callable. Feeds need Redis (`client_factory`) and subscriptions; search needs neither."""
 
-    def __init__(self, searchers: Searchers, *, prefix: str = "nugo", client_factory: Callable[[], redis.Redis] | None = None,
+    def __init__(self, searchers: Searchers, *, prefix: str = KEY_PREFIX, client_factory: Callable[[], redis.Redis] | None = None,
                  subscriptions: Callable[[], SubscriptionSet] | None = None, base_url: str | None = None,
                  per_page: int = PER_PAGE, visits: Callable | None = None, ops: Operations | None = None,
                  data_dir: Path | None = None):
@@ -349,7 +350,7 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
         prefix = prefix or cluster.key_prefix
         base_url = base_url or cluster.public_url
         client_factory = client_factory or (lambda: redis_client(cluster, start=False))
-        subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(subscriptions_path(cluster)))
+        subscriptions_factory = subscriptions_factory or (lambda: SubscriptionSet(cluster.subscriptions_path))
     visits = ops = None
     if cluster is not None:
         from visits.web import make_visit_app
@@ -358,6 +359,6 @@ def make_app(cluster=None, *, index_dir: str | Path | None = None, client: redis
         ops = Operations(cluster)
     if index_dir is None:
         raise ValueError("make_app needs a cluster or an index_dir")
-    return WebApp(Searchers(index_dir, refresh_seconds), prefix=prefix or "nugo", client_factory=client_factory,
+    return WebApp(Searchers(index_dir, refresh_seconds), prefix=prefix or KEY_PREFIX, client_factory=client_factory,
                   subscriptions=subscriptions_factory, base_url=base_url, per_page=per_page, visits=visits, ops=ops,
                   data_dir=cluster.data_path if cluster is not None else None)

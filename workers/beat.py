@@ -100,9 +100,9 @@ def plan(cluster: Cluster) -> Plan:
 
 
 def _digests(cluster: Cluster, out: Plan) -> list[tuple[str, str]]:
-    from notifier.subscription import load_subscriptions, subscriptions_path
+    from notifier.subscription import load_subscriptions
 
-    path = subscriptions_path(cluster)
+    path = cluster.subscriptions_path
     if not path.exists():
         return []
     try:
@@ -114,14 +114,14 @@ def _digests(cluster: Cluster, out: Plan) -> list[tuple[str, str]]:
 
 
 def _signature(cluster_path: Path, cluster: Cluster) -> tuple:
-    from notifier.subscription import subscription_files, subscriptions_path
+    from notifier.subscription import subscription_files
 
     paths = [cluster_path]
     for folder in cluster.sites_paths:
         paths.append(folder)
         if folder.is_dir():
             paths += sorted(folder.glob("*.yaml"))
-    subs = subscriptions_path(cluster)
+    subs = cluster.subscriptions_path
     paths += [subs] + (subscription_files(subs) if subs.is_dir() else [])
     out = []
     for path in paths:

@@ -21,6 +21,7 @@ from kombu import Exchange, Queue
 
 from conf.connection import redis_url
 from conf.loader import Cluster, load_cluster
+from conf.defaults import TIMEZONE
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def make_celery(cluster: Cluster | None = None, *, url: str | None = None) -> Ce
         broker_connection_retry=True, broker_connection_retry_on_startup=True, broker_connection_max_retries=None,
         task_queues=[Queue(name, EXCHANGE, routing_key=name) for name in QUEUES], task_default_queue="housekeeping",
         task_default_exchange="nugo", task_default_routing_key="housekeeping", task_routes=ROUTES,
-        timezone="Asia/Seoul", enable_utc=True,
+        timezone=TIMEZONE, enable_utc=True,
         worker_enable_remote_control=False, worker_send_task_events=False, task_send_sent_event=False,
         worker_hijack_root_logger=False, worker_redirect_stdouts=False,
         beat_max_loop_interval=cluster.scheduler_tick_seconds,

@@ -61,16 +61,9 @@ class ProcessGroup:
         self.stop()
 
     def stop(self) -> None:
-        live = [c.proc for c in reversed(self.children) if c.proc is not None and c.proc.poll() is None]
-        for proc in live:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_SECONDS
-        for proc in live:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        from crawlers.worker import stop_processes
+
+        stop_processes([c.proc for c in reversed(self.children) if c.proc is not None], STOP_SECONDS)
 
 
 def nugo(conf: str | None, *args: str) -> list[str]:

@@ -1,0 +1,123 @@
+"""The search caches from the store of record: staff snapshots and post segments written anew from Whoosh.
+
+`nugo index --rebuild` rebuilds both; the writer, at start, rebuilds what is missing or of an older
+format (a deleted snapshot of a live run, a post segment of another version, no post segments
+while records exist). Searchers pick the new files up on their next refresh.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from index.documents import stored_post
+from index.post_store import MANIFEST, PostStore
+from index.records import PostRecords
+from index.runs import run_rows, snapshot_stem
+from index.segment import StaleSegment
+from index.snapshot import MAGIC, write_snapshot
+from index.state import LiveState
+from index.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Rebuilt:
+    snapshots: int = 0
+    staff_rows: int = 0
+    posts: int = 0
+
+
+def _snapshot_paths(store: Store, site: str, stem: str) -> tuple[Path, Path]:
+    folder = store.paths.site_snapshots(site)
+    return folder / f"{stem}.rows", folder / f"{stem}.idx"
+
+
+def _snapshot_ok(rows_path: Path, index_path: Path) -> bool:
+    try:
+        with open(index_path, "rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC and rows_path.is_file()
+    except OSError:
+        return False
+
+
+def rebuild_snapshots(store: Store, state: LiveState, *, only_missing: bool = False,
+                      progress: Callable[[str], None] = logger.info) -> Rebuilt:
+    """Write the snapshot of every live site from its run's rows in Whoosh (`only_missing`: of the
+    sites whose snapshot is missing or unreadable)."""
+    done = Rebuilt()
+    changed = False
+    for site, entry in sorted(state.sites.items()):
+        run_id = entry.get("run_id")
+        if not run_id:
+            continue
+        stem = entry.get("snapshot") or snapshot_stem(run_id)
+        rows_path, index_path = _snapshot_paths(store, site, stem)
+        if only_missing and _snapshot_ok(rows_path, index_path):
+            continue
+        rows = run_rows(store, run_id)
+        if not rows:
+            logger.error("site %s: live run %s has no rows in the store of record; its snapshot is not rebuilt",
+                         site, run_id)
+            continue
+        write_snapshot(rows_path, index_path, rows)
+        if entry.get("snapshot") != stem:
+            entry["snapshot"], changed = stem, True
+        done.snapshots += 1
+        done.staff_rows += len(rows)
+        progress(f"직원 스냅샷 {site}: {len(rows):,}명 / staff snapshot of {site}: {len(rows):,} rows")
+    if changed or done.snapshots:
+        state.save()  # searchers re-read the live map
+    return done
+
+
+def rebuild_posts(store: Store, records: PostRecords, progress: Callable[[str], None] = logger.info) -> PostStore:
+    """Write every post segment anew from the records; the old segments go when the new manifest is written."""
+    posts = PostStore(store.paths.posts, fresh=True)
+    total = len(records)
+
+    def stream():
+        for n, (row, first_seen_us, seq) in enumerate(records.scan(), 1):
+            if n % 50_000 == 0:
+                progress(f"게시글 {n:,}/{total:,} / posts {n:,} of {total:,}")
+            yield stored_post(row, first_seen_us, seq)
+
+    count = posts.replace_all(stream())
+    progress(f"게시글 세그먼트 {len(posts.segments)}개, {count:,}건 / {count:,} posts in {len(posts.segments)} segments")
+    return PostStore(store.paths.posts)
+
+
+def open_caches(store: Store, state: LiveState, records: PostRecords) -> PostStore:
+    """The writer's start: rebuild missing snapshots, and the post segments when they cannot be opened
+    or are missing while records exist; returns the open post segments."""
+    fixed = rebuild_snapshots(store, state, only_missing=True)
+    if fixed.snapshots:
+        logger.warning("rebuilt %d staff snapshot(s) from the store of record", fixed.snapshots)
+    reason = None
+    try:
+        posts = PostStore(store.paths.posts)
+    except (StaleSegment, OSError, ValueError, KeyError) as exc:
+        reason = str(exc)
+    else:
+        if not (store.paths.posts / MANIFEST).exists() and len(records):
+            reason = "no post segments"
+    if reason is None:
+        return posts
+    logger.warning("post segments are rebuilt from the store of record (%s)", reason)
+    return rebuild_posts(store, records)
+
+
+def rebuild(index_dir: str | Path, *, lock_wait: float = 0.0, progress: Callable[[str], None] = print) -> Rebuilt:
+    """`nugo index --rebuild`: every cache anew, holding the writer lock (raises IndexerBusy)."""
+    store = Store(index_dir)
+    store.acquire_writer(wait=lock_wait)
+    try:
+        state = LiveState.load(store.paths)
+        done = rebuild_snapshots(store, state, progress=progress)
+        posts = rebuild_posts(store, PostRecords(store), progress=progress)
+        done.posts = len(posts)
+        return done
+    finally:
+        store.release_writer()

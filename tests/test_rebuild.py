@@ -1,0 +1,117 @@
+"""Whoosh is the store of record; the staff snapshots and post segments are caches derived from it.
+
+Delete every cache file, rebuild (`nugo index --rebuild`, or the writer by itself at start), and every
+search of the suite gives the same answer: hits in the same order, totals, facets, highlights.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conf.wire import append, run_event
+from index.post_search import PostSearcher
+from index.rebuild import rebuild
+from index.search import StaffSearcher
+from index.store import Store
+from index.writer import consume
+from tests.synthetic import post_items, staff_rows
+from tests.test_briefing import AGREEMENT_QUERIES
+from tests.test_search import HANDMADE, QUERIES
+
+POST_QUERIES = ["드론", "일자리 청년", "정산", "과", "수소에너지", "보조금 정산", "드론산업과 예산", "시스템운영", "없는단어",
+                *AGREEMENT_QUERIES]
+STAFF_FILTERS = [{}, {"region": "경남"}, {"organization": "경상남도"}, {"page": 2, "per_page": 10}]
+POST_FILTERS = [{}, {"region": "부산"}, {"board_kind": "notice"}, {"sort": "first_seen"}, {"page": 3, "per_page": 7}]
+
+
+def answers(index_dir) -> dict:
+    staff, posts = StaffSearcher(index_dir), PostSearcher(index_dir)
+    out = {}
+    for query in QUERIES:
+        for filters in STAFF_FILTERS:
+            found = staff.search(query, **{"per_page": 100_000, **filters})
+            out[("staff", query, repr(filters))] = (found.total, [(h["id"], h["highlights"]) for h in found.hits],
+                                                    found.facets)
+    for query in POST_QUERIES:
+        for filters in POST_FILTERS:
+            found = posts.search(query, **{"per_page": 100_000, **filters})
+            out[("posts", query, repr(filters))] = (found.total, found.error,
+                                                    [(h["id"], h["first_seen"], h["highlights"]) for h in found.hits],
+                                                    found.facets)
+    return out
+
+
+@pytest.fixture
+def index_dir(redis_client, prefix, tmp_path):
+    """Staff of two runs (the second live for some sites) and posts over three batches, one re-delivered."""
+    rows = staff_rows(3000, seed=5) + HANDMADE
+    sites = sorted({r["site"] for r in rows})
+    append(redis_client, prefix, rows + [run_event(f"{site}-r1", site) for site in sites])
+    again = [r for r in staff_rows(3000, seed=5, run="r2") if r["site"] in sites[:5]]
+    append(redis_client, prefix, again + [run_event(f"{site}-r2", site) for site in sites[:5]])
+    items = post_items(900, seed=13)
+    for chunk in (items[:400], items[400:700] + items[:50], items[700:]):
+        append(redis_client, prefix, chunk)
+        consume(redis_client, prefix, tmp_path, once=True, batch=150)
+        time.sleep(0.01)
+    changed = [dict(items[5], title="제목이 바뀐 드론 글"), dict(items[6], body="본문이 바뀐 글")]
+    append(redis_client, prefix, changed)
+    consume(redis_client, prefix, tmp_path, once=True)
+    return tmp_path
+
+
+def caches(index_dir):
+    paths = Store(index_dir, create=False).paths
+    return paths.snapshots, paths.posts
+
+
+def delete_caches(index_dir) -> None:
+    for folder in caches(index_dir):
+        shutil.rmtree(folder)
+
+
+def test_every_search_is_the_same_after_the_caches_are_deleted_and_rebuilt(index_dir):
+    before = answers(index_dir)
+    assert sum(1 for a in before.values() if a[0]) > 100, "the searches must find something to compare"
+    delete_caches(index_dir)
+    assert all(not v[0] for k, v in answers(index_dir).items()), "with the caches gone nothing is found"
+    lines = []
+    done = rebuild(index_dir, progress=lines.append)
+    assert done.posts == 900 and done.snapshots >= 5 and lines
+    assert answers(index_dir) == before
+
+
+def test_the_writer_rebuilds_missing_caches_at_start(index_dir, redis_client, prefix):
+    before = answers(index_dir)
+    delete_caches(index_dir)
+    consume(redis_client, prefix, index_dir, once=True)
+    assert answers(index_dir) == before
+
+
+def test_the_rebuild_command_refuses_while_the_writer_runs(index_dir, tmp_path_factory):
+    store = Store(index_dir)
+    store.acquire_writer()
+    try:
+        with pytest.raises(Exception, match="another indexer"):
+            rebuild(index_dir)
+    finally:
+        store.release_writer()
+
+
+def test_nugo_index_rebuild_prints_progress(redis_client, prefix, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    append(redis_client, prefix, post_items(30, seed=2))
+    consume(redis_client, prefix, data / "index", once=True)
+    (data / "sites").mkdir()
+    conf = data / "cluster.yaml"
+    conf.write_text(f"data_dir: {data}\nsites_dirs: [{data / 'sites'}]\n", encoding="utf-8")
+    delete_caches(data / "index")
+    done = subprocess.run([sys.executable, "-m", "workers.cli", "--conf", str(conf), "index", "--rebuild"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "게시글 30건" in done.stdout and "posts 30 of" not in done.stdout, done.stdout
+    assert PostSearcher(data / "index").search("다").total == 30
