@@ -40,6 +40,8 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("run:{run_id}:errors", "list", "crawlers.frontier", "the last 5 runs of each site; 100 entries each",
             "the run's last errors (JSON: url, reason, at)"),
     KeySpec("run:{run_id}:seen", "set", "crawlers.frontier", "deleted when the run ends", "request fingerprints of the run (per-run dedup)"),
+    KeySpec("run:{run_id}:emitted", "set", "crawlers.frontier", "deleted when the run ends",
+            "digests of the items the run put on the stream: a re-fetched page's identical items are not put again"),
     KeySpec("run:{run_id}:lists", "set", "crawlers.spider", "expires 2 days after the run's first list page",
             "paginated lists whose pagination the run has set up (once per run, however the list was reached)"),
     KeySpec("active", "hash", "crawlers.frontier", "one field per site with a running run", "site id -> its running run id"),
@@ -60,9 +62,11 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("poison", "list", "crawlers.frontier", "last 1000 entries", "payloads refused (not JSON, not a request), never loaded"),
     KeySpec("counters", "hash", "crawlers.frontier", "forever (a few fields)", "cluster-wide counters (poisoned)"),
     # --- politeness -----------------------------------------------------------------------------
-    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after download timeout + 30 s",
+    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after lease_seconds, renewed by its worker's heartbeat",
             "the one request to a host in flight, cluster-wide (its token)"),
     KeySpec("done", "hash", "crawlers.politeness", "one field per host", "host -> when its last request finished"),
+    KeySpec("started", "hash", "crawlers.politeness", "one field per host",
+            "host -> when its last request started (its slot was claimed): the next starts interval later"),
     KeySpec("robots:{host}", "string", "crawlers.seed", "24 hours", "robots.txt of a host, read once per run"),
     # --- boards ---------------------------------------------------------------------------------
     KeySpec("collected:{site}", "set", "crawlers.spider", "grows with the board's posts", "detail URLs already collected"),
@@ -217,6 +221,10 @@ class Keys:
     @property
     def done(self) -> str:
         return self._k("done")
+
+    @property
+    def started(self) -> str:
+        return self._k("started")
 
     @property
     def next(self) -> str:

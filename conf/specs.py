@@ -257,6 +257,13 @@ def _check_visits(value: dict) -> str | None:
     return None
 
 
+def _cluster_check(cluster: dict, path: tuple, ctx: Ctx) -> None:
+    renew = cluster.get("lease_renew_seconds")
+    if renew is not None and renew * 2 > cluster["lease_seconds"]:
+        ctx.fail(path + ("lease_renew_seconds",), f"{renew} s is more than half of lease_seconds ({cluster['lease_seconds']} s): "
+                 "one late renewal would let a live worker's leases expire")
+
+
 CLUSTER = Record(
     fields={
         "redis_url": Str(default=None, help="redis://host:port/db of the cluster's Redis; empty starts an embedded private one. The password comes from NUGO_REDIS_PASSWORD"),
@@ -290,7 +297,13 @@ CLUSTER = Record(
         "default_interval": Num(minimum=0.0, default=1.0, help="seconds between two requests to one host, cluster-wide"),
         "crawl_worker_max_memory_mb": Num(minimum=64, default=768,
                                           help="a crawl worker using more memory returns its work and is restarted"),
-        "lease_seconds": Num(minimum=1, default=defaults.LEASE_SECONDS, help="a fetched request not acknowledged within this time goes back to the queue"),
+        "lease_seconds": Num(minimum=1, default=defaults.LEASE_SECONDS,
+                             help="a request leased by a worker that stops renewing it (the worker died or hung) goes back "
+                                  "to the queue this long after the last renewal; a live worker renews its leases and its "
+                                  "hosts' send slots while it works on them, however long a download takes"),
+        "lease_renew_seconds": Num(minimum=0.1, default=None,
+                                   help="how often a worker renews its leases and send slots (default lease_seconds / 3; "
+                                        "less than half of lease_seconds)"),
         "download_timeout": Num(minimum=1, default=30, help="seconds before a request times out"),
         "retries": Num(integer=True, minimum=0, default=3, help="retries of a failing request"),
         "max_page_bytes": Num(integer=True, minimum=1024, default=5_000_000, help="larger pages are skipped with a logged reason"),
@@ -313,4 +326,5 @@ CLUSTER = Record(
             "username": Str(default=None, help="log in as this user (password from NUGO_SMTP_PASSWORD)"),
         }, default={"host": "localhost", "port": 25, "sender": "nugo@localhost", "security": "none", "username": None}),
     },
+    check=_cluster_check,
 )

@@ -258,7 +258,15 @@ class Frontier:
 
     def extend(self, lease: Lease | str | dict, seconds: float | None = None) -> bool:
         """Push a live lease's deadline to now + seconds (default lease_seconds)."""
-        return bool(self._call("extend", _lease_id(lease), repr(float(seconds or self.lease_seconds))))
+        return not self._call("extend", repr(float(seconds or self.lease_seconds)), "", _lease_id(lease))
+
+    def renew(self, worker: str, lease_ids: list[str], seconds: float | None = None) -> set[str]:
+        """A worker's heartbeat: push the deadline of each of its leases to now + seconds (default lease_seconds),
+        in one call; returns the ids it no longer holds (acked, released, or reaped after a stall)."""
+        if not lease_ids:
+            return set()
+        lost = self._call("extend", repr(float(seconds or self.lease_seconds)), worker, *lease_ids)
+        return {_s(lid) for lid in lost}
 
     def release_worker(self, worker: str) -> int:
         """Put every lease `worker` holds back at the front of its host queue, now (a clean stop);
@@ -305,13 +313,15 @@ class Frontier:
         return int(self.client.hget(self.keys.counters, "poisoned") or 0)
 
     # items -----------------------------------------------------------------------------
-    def emit(self, run_id: str, items: list[dict]) -> None:
-        """Append items to the shared items stream and count them in the run."""
+    def emit(self, run_id: str, items: list[dict]) -> int:
+        """Append items to the shared items stream and count them in the run; returns how many were appended.
+        While the run is running, an item identical to one it already appended is not appended again
+        (counted as `items_repeated`): a page fetched twice, after a lost lease, adds nothing twice."""
         args: list[str] = []
         for item in items:
-            args += [str(item.get("type", "")), json.dumps(item, ensure_ascii=False)]
-        if args:
-            self._call("emit", run_id, *args)
+            text = json.dumps(item, ensure_ascii=False)
+            args += [str(item.get("type", "")), hashlib.blake2b(text.encode(), digest_size=10).hexdigest(), text]
+        return int(self._call("emit", run_id, *args)) if args else 0
 
 
 def _lease_id(lease: Lease | str | dict) -> str:

@@ -45,7 +45,7 @@ local function end_run(rid, status, reason, now)
   if reason then redis.call("HSET", rk, "reason", reason) end
   local site = redis.call("HGET", rk, "site") or ""
   if redis.call("HGET", P .. ":active", site) == rid then redis.call("HDEL", P .. ":active", site) end
-  redis.call("DEL", rk .. ":seen")
+  redis.call("DEL", rk .. ":seen", rk .. ":emitted")
   local etype = "run_end"
   if status ~= "finished" then etype = "run_failed" end
   -- the event carries the whole run record: the index judges the run from the stream alone (conf.wire)
@@ -134,7 +134,7 @@ redis.call("LPUSH", lk, rid)
 local keep, detailed = tonumber(ARGV[6]), tonumber(ARGV[7])
 for _, old in ipairs(redis.call("LRANGE", lk, keep, -1)) do
   local ok = run_key(old)
-  redis.call("DEL", ok, ok .. ":site", ok .. ":errors", ok .. ":seen")
+  redis.call("DEL", ok, ok .. ":site", ok .. ":errors", ok .. ":seen", ok .. ":emitted")
 end
 redis.call("LTRIM", lk, 0, keep - 1)
 -- older runs keep their counters only: their site copy and error lists go (memory stays bounded)
@@ -257,11 +257,19 @@ end
 return 1
 """
 
-# ARGV: prefix, lease_id, seconds
+# ARGV: prefix, seconds, worker ("" for any), lease ids... -> the ids not extended (acked, released or reaped,
+# or held by another worker); a worker's heartbeat renews all its leases in one call
 EXTEND = COMMON + r"""
-if not redis.call("ZSCORE", P .. ":deadlines", ARGV[2]) then return 0 end
-redis.call("ZADD", P .. ":deadlines", "XX", fmt(now_() + tonumber(ARGV[3])), ARGV[2])
-return 1
+local deadline, lost = fmt(now_() + tonumber(ARGV[2])), {}
+for i = 4, #ARGV do
+  local who = redis.call("HGET", P .. ":workers", ARGV[i])
+  if who and (ARGV[3] == "" or who == ARGV[3]) then
+    redis.call("ZADD", P .. ":deadlines", "XX", deadline, ARGV[i])
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
 """
 
 # ARGV: prefix, worker -> leases of the worker put back at the front of their host queues at once
@@ -309,16 +317,23 @@ redis.call("HINCRBY", rk, "errors", 1)
 return 1
 """
 
-# ARGV: prefix, run_id, (type, json) pairs...
+# ARGV: prefix, run_id, (type, digest, json) triples... An item whose digest the running run already put on the
+# stream is not put again (a page fetched twice, after a lost lease, gives the same items): counted as repeated
 EMIT = COMMON + r"""
 local rid = ARGV[2]
-local n = 0
-for i = 3, #ARGV, 2 do
-  redis.call("XADD", P .. ":items", "*", "json", ARGV[i + 1], "type", ARGV[i], "run_id", rid)
-  n = n + 1
-end
 local rk = run_key(rid)
+local live = redis.call("HGET", rk, "status") == "running"
+local n, repeated = 0, 0
+for i = 3, #ARGV, 3 do
+  if live and redis.call("SADD", rk .. ":emitted", ARGV[i + 1]) == 0 then
+    repeated = repeated + 1
+  else
+    redis.call("XADD", P .. ":items", "*", "json", ARGV[i + 2], "type", ARGV[i], "run_id", rid)
+    n = n + 1
+  end
+end
 if n > 0 and redis.call("EXISTS", rk) == 1 then redis.call("HINCRBY", rk, "items", n) end
+if repeated > 0 then redis.call("HINCRBY", rk, "items_repeated", repeated) end
 return n
 """
 

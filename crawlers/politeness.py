@@ -1,12 +1,19 @@
-"""The send gate: the last word on politeness, around each download on every worker.
+"""The send gate: the last word on politeness, around each download on every worker (`PoliteDownloadHandler`).
 
 The frontier's lease already spaces requests per host, but a busy worker may put a leased request
-on the wire some milliseconds late, so lease times alone cannot promise the spacing a site sees.
-The gate can: a request to a host may start only when no other request to that host is in flight
-anywhere in the cluster and `interval` seconds have passed since the previous one *finished*
-(its response arrived, so it had certainly reached the site). Arrivals at the site are therefore
-at least `interval` apart, whatever the workers' delays. A worker that dies holding a host's slot
-frees it when the slot's time-to-live (download timeout + margin) runs out.
+on the wire late, so lease times alone cannot promise the spacing a site sees. The gate can: a request
+to a host may start only when no other request to that host is in flight anywhere in the cluster, and
+not before `max(previous start + interval, previous finish)` — politeness by arrival: a host's requests
+leave `interval` apart (the latency of one is not added to the wait for the next), and never overlap.
+
+A start is the Redis time of the claim plus the delay the worker measured from the claim until the request
+had left (an event-loop mark taken after the write was flushed): a worker stalled between the two — a
+saturated CPU, a garbage collection — moves its own start later instead of shortening the gap the site
+sees. What remains is the jitter between the flush and the mark and on the network (on a new TLS
+connection, the handshake: the request leaves after it); the farm test states its margin. robots.txt,
+fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (the lease time) and
+is renewed by the worker's heartbeat while its download runs (`renew`), so a slow download keeps its host
+to itself and a worker killed with `kill -9` frees its hosts within seconds.
 """
 from __future__ import annotations
 
@@ -16,12 +23,15 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+
 from conf.keys import Keys
 
 logger = logging.getLogger(__name__)
 
 INTERVAL_CACHE_SECONDS = 5.0
 BUSY_POLL = 0.02  # seconds between two looks at a slot held by another request
+SEND_TURNS = 6    # event-loop turns after the claim by which a request has left (connect, write, flush, margin)
 
 CLAIM = """
 local t = redis.call('TIME')
@@ -29,9 +39,12 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local holder = KEYS[1] .. ':' .. ARGV[1]
 if redis.call('EXISTS', holder) == 1 then return '-1' end
 local done = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-local ready = done + tonumber(ARGV[2])
+local started = redis.call('HGET', KEYS[5], ARGV[1])
+local ready = done + tonumber(ARGV[2])  -- a host last served before starts were kept: the old rule
+if started then ready = math.max(tonumber(started) + tonumber(ARGV[2]), done) end
 if now < ready then return string.format('%.6f', ready - now) end
 redis.call('SET', holder, ARGV[3], 'PX', ARGV[4])
+redis.call('HSET', KEYS[5], ARGV[1], string.format('%.6f', now))
 -- while the slot is held, the frontier leases nothing more for this host
 redis.call('HSET', KEYS[3], ARGV[1], string.format('%.6f', now + tonumber(ARGV[4]) / 1000))
 return '0'
@@ -44,8 +57,11 @@ local holder = KEYS[1] .. ':' .. ARGV[1]
 if redis.call('GET', holder) == ARGV[2] then
   redis.call('DEL', holder)
   redis.call('HSET', KEYS[2], ARGV[1], string.format('%.6f', now))
-  -- the frontier may lease this host again once its interval after this request has passed
-  local ready = string.format('%.6f', now + tonumber(ARGV[3]))
+  -- the start is when the request left: the claim, plus what the worker measured until it was on the wire
+  local started = math.min(tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0') + tonumber(ARGV[4]), now)
+  redis.call('HSET', KEYS[5], ARGV[1], string.format('%.6f', started))
+  -- the frontier may lease this host again once its next start is allowed
+  local ready = string.format('%.6f', math.max(started + tonumber(ARGV[3]), now))
   redis.call('HSET', KEYS[3], ARGV[1], ready)
   redis.call('ZADD', KEYS[4], 'XX', 'LT', ready, ARGV[1])
   return 1
@@ -53,18 +69,39 @@ end
 return 0
 """
 
+# ARGV: slot ms, then (host, token) pairs -> the hosts whose slot was no longer ours
+RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lost = {}
+for i = 2, #ARGV, 2 do
+  local holder = KEYS[1] .. ':' .. ARGV[i]
+  if redis.call('GET', holder) == ARGV[i + 1] then
+    redis.call('PEXPIRE', holder, ARGV[1])
+    local until_ = now + tonumber(ARGV[1]) / 1000
+    if (tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')) < until_ then
+      redis.call('HSET', KEYS[3], ARGV[i], string.format('%.6f', until_))
+    end
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+"""
+
 
 class SendGate:
     """Per-host send slots in Redis, shared by every worker of the cluster."""
 
-    def __init__(self, client, prefix: str, frontier, slot_seconds: float = 60.0):
-        self.frontier = frontier
-        # our slots and finish times, then the frontier's next-allowed times and ready hosts
+    def __init__(self, client, prefix: str, frontier, slot_seconds: float = 15.0):
+        self.frontier, self.client = frontier, client
+        # our slots and finish times, the frontier's next-allowed times and ready hosts, our start times
         keys = Keys(prefix)
-        self.keys = [keys.sending, keys.done, keys.next, keys.ready]
+        self.keys = [keys.sending, keys.done, keys.next, keys.ready, keys.started]
         self.slot_ms = int(slot_seconds * 1000)
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)
+        self._renew = client.register_script(RENEW)
         self._intervals: dict[str, tuple[float, float]] = {}
         self.held: set[tuple[str, str]] = set()  # (host, token) of the slots this process holds now
 
@@ -84,9 +121,31 @@ class SendGate:
             self.held.add((host, token))
         return BUSY_POLL if wait < 0 else wait
 
-    def release(self, host: str, token: str) -> None:
+    def release(self, host: str, token: str, sent_after: float = 0.0) -> None:
+        """Free the host's slot; `sent_after` is how long after the claim the request was seen on the wire
+        (its start moves that much later, so the next request starts `interval` after the real departure)."""
         self.held.discard((host, token))
-        self._release(keys=self.keys, args=[host, token, repr(self.interval(host))])
+        self._release(keys=self.keys, args=[host, token, repr(self.interval(host)), repr(max(0.0, sent_after))])
+
+    def renew(self) -> list[str]:
+        """Extend every slot this process holds by `slot_seconds` (the heartbeat); returns the hosts whose
+        slot had already expired or gone to another worker (their downloads are no longer covered)."""
+        held = list(self.held)
+        if not held:
+            return []
+        args = [self.slot_ms] + [part for pair in held for part in pair]
+        lost = [h.decode() if isinstance(h, bytes) else h for h in self._renew(keys=self.keys, args=args)]
+        if lost:
+            logger.warning("send slot(s) expired while their download ran: %s", ", ".join(lost))
+        return lost
+
+    def hold(self, host: str, seconds: float) -> None:
+        """The host asked us to wait (Retry-After): no request to it is leased before then (Redis time)."""
+        secs, micros = self.client.time()
+        until = secs + micros / 1e6 + seconds
+        current = self.client.hget(self.keys[2], host)
+        if current is None or float(current) < until:
+            self.client.hset(self.keys[2], host, f"{until:.6f}")
 
     def release_all(self) -> int:
         """Free every slot this process holds (a clean stop: the hosts need not wait for the slots to expire)."""
@@ -96,36 +155,40 @@ class SendGate:
         return len(held)
 
 
-class PoliteSendMiddleware:
-    """Downloader middleware: holds the host's slot from just before the download until its outcome."""
+def after_turns(reactor, turns: int, mark) -> None:
+    """Call `mark` once the event loop has turned `turns` times from now."""
+    if turns <= 0:
+        mark()
+    else:
+        reactor.callLater(0, after_turns, reactor, turns - 1, mark)
 
-    def __init__(self, crawler):
-        self.crawler = crawler
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
+class PoliteDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 download handler behind the send gate (DOWNLOAD_HANDLERS for http and https).
 
-    async def process_request(self, request, spider=None):
-        gate: SendGate = self.crawler.spider.send_gate
+    The host's slot is claimed immediately before the request is handed to the HTTP client, and released as
+    soon as its outcome is known (response, error, timeout): nothing of Scrapy's own runs between the claim
+    and the send, so the start the gate records is as close to the request's departure as a worker can tell.
+    """
+
+    async def download_request(self, request):
+        from twisted.internet import reactor
+
+        gate: SendGate = self._crawler.spider.send_gate
         host = urlsplit(request.url).netloc
         token = secrets.token_hex(8)
         while True:
             wait = gate.claim(host, token)
             if wait <= 0:
-                request.meta["_send_slot"] = (host, token)
-                return None
+                break
             await asyncio.sleep(wait)
-
-    def process_response(self, request, response, spider=None):
-        self._release(request)
-        return response
-
-    def process_exception(self, request, exception, spider=None):
-        self._release(request)
-        return None
-
-    def _release(self, request) -> None:
-        slot = request.meta.pop("_send_slot", None)
-        if slot:
-            self.crawler.spider.send_gate.release(*slot)
+        claimed, sent = time.monotonic(), []
+        # The request is written to its connection during this turn of the event loop or the next and leaves
+        # when the loop turns once more; on a new connection the connect takes one turn before that. The mark
+        # is taken SEND_TURNS turns later, so a worker stalled between the claim and the send moves its own
+        # start, not the site's spacing (a mark one turn early showed arrivals 20 ms inside the interval).
+        after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
+        try:
+            return await super().download_request(request)
+        finally:
+            gate.release(host, token, (sent[0] if sent else time.monotonic()) - claimed)

@@ -13,6 +13,7 @@ import redis
 from scrapy import Request, Spider
 from scrapy.dupefilters import BaseDupeFilter
 
+from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.frontier import Frontier, Lease
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,13 @@ def request_from_lease(lease: Lease, spider: Spider) -> Request:
                    callback=callback, errback=errback, dont_filter=True)
 
 
+def original_request(request: Request) -> dict:
+    """The frontier's JSON request as it was leased, without per-process runtime keys."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if request.method == "POST" else {}
+    return {"url": request.url, "method": request.method, "headers": headers,
+            "body": request.body.decode("utf-8", errors="replace"), "meta": jsonable_meta(request.meta)}
+
+
 class LeasedQueue:
     """A scrapy-redis queue that leases requests from the shared Frontier instead of popping them."""
 
@@ -89,8 +97,8 @@ class LeasedQueue:
         self.server = server
         self.spider = spider
         self.key = key  # unused: the frontier has its own keys under NUGO_REDIS_PREFIX
-        self.frontier = Frontier(server, prefix=settings.get("NUGO_REDIS_PREFIX") or "nugo",
-                                 lease_seconds=settings.getfloat("NUGO_LEASE_SECONDS", 120.0))
+        self.frontier = Frontier(server, prefix=settings.get("NUGO_REDIS_PREFIX") or KEY_PREFIX,
+                                 lease_seconds=settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS))
         self.worker = worker_name(spider.name)
 
     def __len__(self) -> int:
@@ -120,11 +128,15 @@ class LeasedQueue:
                 return None
             if lease is not None:
                 try:
-                    return request_from_lease(lease, self.spider)
+                    request = request_from_lease(lease, self.spider)
                 except (ValueError, TypeError, AttributeError) as exc:
                     logger.error("lease %s cannot become a Request (%s): moved to poison", lease.id, exc)
                     self.frontier.reject(lease, f"not a valid Scrapy request: {exc}")
                     continue
+                keeper = getattr(self.spider, "lease_keeper", None)
+                if keeper is not None:  # renewed by the worker's heartbeat until the spider is done with it
+                    keeper.hold(lease.id)
+                return request
             left = deadline - time.monotonic()
             if left <= 0:
                 return None

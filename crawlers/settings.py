@@ -16,6 +16,7 @@ def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = 
         "REDIS_URL": redis_url,
         "NUGO_REDIS_PREFIX": cluster.key_prefix,
         "NUGO_LEASE_SECONDS": cluster.lease_seconds,
+        "NUGO_LEASE_RENEW_SECONDS": cluster.lease_renew_seconds or cluster.lease_seconds / 3,
         "NUGO_RETRIES": cluster.retries,
         "NUGO_EXIT_WHEN_IDLE": exit_when_idle,
         "NUGO_OWN_HOSTS": sorted(own_hosts(cluster)),
@@ -37,9 +38,11 @@ def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = 
         "USER_AGENT": cluster.user_agent,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",
+        # the send gate is the download handler itself: the slot is claimed just before the request leaves
+        "DOWNLOAD_HANDLERS": {"http": "crawlers.politeness.PoliteDownloadHandler",
+                              "https": "crawlers.politeness.PoliteDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {
             "crawlers.links.LinkPolicyMiddleware": 100,  # the policy again, at fetch time (DNS may have changed)
             "crawlers.conditional.ConditionalGetMiddleware": 550,
-            "crawlers.politeness.PoliteSendMiddleware": 990,  # last before the download itself
         },
     }

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import time
 from typing import Any
 from urllib.parse import urljoin
@@ -16,18 +14,18 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
-from conf.connection import is_transient
-from conf.connection import connect
+from conf.connection import connect, is_transient
 from conf.keys import Keys
 from conf.loader import Site
 from conf.defaults import KEY_PREFIX, LEASE_SECONDS
 from crawlers.encoding import decode_page
 from crawlers.extract import make_request, parse_detail, parse_list, post_record
 from crawlers.frontier import Frontier, fingerprint
+from crawlers.lease_keeper import LeaseKeeper
 from crawlers.retry_after import retry_after_seconds
 from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
-from crawlers.queue import jsonable_meta, worker_name
+from crawlers.queue import original_request, worker_name
 from crawlers.robots import RobotsCache
 
 logger = logging.getLogger(__name__)
@@ -55,7 +53,6 @@ class FrontierSpider(scrapy.Spider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = False
         self._sites: dict[str, Site] = {}
         self._noted: set[tuple[str, str]] = set()
@@ -66,11 +63,16 @@ class FrontierSpider(scrapy.Spider):
         settings = crawler.settings
         spider.client = connect(settings["REDIS_URL"], ping=False)  # timeouts and keepalive of every cluster client
         spider.prefix = settings.get("NUGO_REDIS_PREFIX", KEY_PREFIX)
-        spider.frontier = Frontier(spider.client, spider.prefix, settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS))
+        lease_seconds = settings.getfloat("NUGO_LEASE_SECONDS", LEASE_SECONDS)
+        spider.frontier = Frontier(spider.client, spider.prefix, lease_seconds)
         spider.retries = settings.getint("NUGO_RETRIES", 3)
         spider.exit_when_idle = settings.getbool("NUGO_EXIT_WHEN_IDLE", False)
-        spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
-                                    slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 30)
+        # a host's slot lives as long as a lease, renewed with them while its download runs
+        spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier, slot_seconds=lease_seconds)
+        spider.lease_keeper = LeaseKeeper(spider.frontier, spider.send_gate, worker_name(spider.name),
+                                          lease_seconds=lease_seconds,
+                                          renew_seconds=settings.getfloat("NUGO_LEASE_RENEW_SECONDS", 0) or None,
+                                          max_hold_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 10 * lease_seconds)
         spider.robots = RobotsCache(spider.client, spider.prefix, settings.get("USER_AGENT", "nugo"))
         spider.own_hosts = frozenset(settings.getlist("NUGO_OWN_HOSTS"))
         spider._policies: dict[str, LinkPolicy] = {}
@@ -89,10 +91,12 @@ class FrontierSpider(scrapy.Spider):
     def _opened(self, spider):
         self._waker = task.LoopingCall(self._wake)
         self._waker.start(0.05, now=False)
+        self.lease_keeper.start()
 
     def _closed(self, spider, reason):
         if getattr(self, "_waker", None) and self._waker.running:
             self._waker.stop()
+        self.lease_keeper.stop()
 
     def _wake(self):
         slot = getattr(self.crawler.engine, "_slot", None)
@@ -103,6 +107,7 @@ class FrontierSpider(scrapy.Spider):
         """A clean stop: every lease this worker holds goes back to the queue and every send slot is freed,
         at once (the requests in flight are fetched again by another worker). Returns the leases returned."""
         self.stopping = True  # the queue leases nothing more for this worker
+        self.lease_keeper.stop()
         try:
             returned = self.frontier.release_worker(worker_name(self.name))
             self.send_gate.release_all()
@@ -190,14 +195,6 @@ class FrontierSpider(scrapy.Spider):
         request["meta"] = {**request["meta"], "run_id": parent_meta["run_id"]}
         return request
 
-    def hold_host(self, host: str, seconds: float) -> None:
-        """The host asked us to wait (Retry-After): no request to it is leased before then (Redis time)."""
-        secs, micros = self.client.time()
-        until = secs + micros / 1e6 + seconds
-        current = self.client.hget(Keys(self.prefix).next, host)
-        if current is None or float(current) < until:
-            self.client.hset(Keys(self.prefix).next, host, f"{until:.6f}")
-
     def retry_or_fail(self, meta: dict, request: dict, reason: str, delay: float | None = None) -> None:
         run_id = meta["run_id"]
         attempt = meta.get("retry", 0) + 1
@@ -223,6 +220,12 @@ class FrontierSpider(scrapy.Spider):
         yield  # pragma: no cover - an async generator that yields nothing: work leaves through Redis
 
     def process_response(self, response) -> None:
+        try:
+            self._process_response(response)
+        finally:  # acknowledged, or left to expire: either way this worker no longer renews it
+            self.lease_keeper.let_go(self.lease_of(response.meta)["id"])
+
+    def _process_response(self, response) -> None:
         meta = response.meta
         run_id = meta["run_id"]
         request = original_request(response.request)
@@ -241,7 +244,7 @@ class FrontierSpider(scrapy.Spider):
                 wait = retry_after_seconds(response.headers.get("Retry-After"), RETRY_AFTER_CAP) \
                     if status in (429, 503) else None
                 if wait is not None:
-                    self.hold_host(meta["lease"]["host"], wait)
+                    self.send_gate.hold(meta["lease"]["host"], wait)
                 self.retry_or_fail(meta, request, f"HTTP {status}", delay=wait)
                 return
             if status >= 400:
@@ -377,6 +380,12 @@ class FrontierSpider(scrapy.Spider):
         if request is None or "lease" not in request.meta:
             logger.error("failure without a lease: %s", failure)
             return
+        try:
+            self._failed(failure, request)
+        finally:
+            self.lease_keeper.let_go(request.meta["lease"]["id"])
+
+    def _failed(self, failure, request) -> None:
         reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
         if failure.check(IgnoreRequest):  # the link policy refused it at fetch time
             self.frontier.add_stats(request.meta["run_id"], links_refused=1)
@@ -389,9 +398,3 @@ class FrontierSpider(scrapy.Spider):
             return
         self.retry_or_fail(request.meta, original_request(request), reason)
 
-
-def original_request(request) -> dict:
-    """The frontier's JSON request as it was leased, without per-process runtime keys."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if request.method == "POST" else {}
-    return {"url": request.url, "method": request.method, "headers": headers, "body": request.body.decode("utf-8", errors="replace"),
-            "meta": jsonable_meta(request.meta)}
