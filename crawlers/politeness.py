@@ -11,9 +11,13 @@ had left (an event-loop mark taken after the write was flushed): a worker stalle
 saturated CPU, a garbage collection — moves its own start later instead of shortening the gap the site
 sees. What remains is the jitter between the flush and the mark and on the network (on a new TLS
 connection, the handshake: the request leaves after it); the farm test states its margin. robots.txt,
-fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (the lease time) and
-is renewed by the worker's heartbeat while its download runs (`renew`), so a slow download keeps its host
-to itself and a worker killed with `kill -9` frees its hosts within seconds.
+fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (the download timeout plus
+the lease time) and is renewed by the worker's heartbeat while its download runs (`renew`), so a slow download
+keeps its host to itself. A slot must not expire while its holder may still put bytes on the wire: a worker
+frozen (SIGSTOP, swap) or cut off from the LAN after its request was written sends it when it wakes or the
+link is back, until its download timeout aborts the connection. With slots as short as the leases, the
+multi-host test saw two requests to a host 3 ms apart after such a cut. A worker killed with `kill -9` (its
+sockets closed by the kernel) therefore also keeps its hosts for that long; its leases come back sooner.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_CACHE_SECONDS = 5.0
 BUSY_POLL = 0.02  # seconds between two looks at a slot held by another request
-SEND_TURNS = 6    # event-loop turns after the claim by which a request has left (connect, write, flush, margin)
+SEND_TURNS = 3    # event-loop turns after its connection is in hand by which a request has left (write, flush, margin)
 
 CLAIM = """
 local t = redis.call('TIME')
@@ -167,9 +171,33 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 download handler behind the send gate (DOWNLOAD_HANDLERS for http and https).
 
     The host's slot is claimed immediately before the request is handed to the HTTP client, and released as
-    soon as its outcome is known (response, error, timeout): nothing of Scrapy's own runs between the claim
-    and the send, so the start the gate records is as close to the request's departure as a worker can tell.
+    soon as its outcome is known (response, error, timeout). When the request left is marked from the moment
+    its connection is in hand (the connection pool's callback, just before the request is written), SEND_TURNS
+    turns of the event loop later: on a kept-alive connection that is within microseconds of the claim; on a
+    new plain-HTTP connection it waits for the TCP connect (under load, across a LAN, longer than any number
+    of turns). A new HTTPS connection writes the request only after its TLS handshake, which the pool does not
+    report: its request counts as sent at its finish (the next request to the host waits `interval` after the
+    response, as before politeness by arrival). Without a mark, the same: a start is never earlier than the
+    real departure, only later.
     """
+
+    _on_connection = None  # set just before a request is handed to the agent, taken by the pool's getConnection
+
+    def _watch_pool(self) -> None:
+        pool = self._pool
+        if getattr(pool, "_nugo_watched", False):
+            return
+        get_connection = pool.getConnection
+
+        def watched(key, endpoint):
+            on_connection, self._on_connection = self._on_connection, None
+            new = not pool._connections.get(key)
+            deferred = get_connection(key, endpoint)
+            if on_connection is not None and not (new and key and key[0] == b"https"):
+                deferred.addCallback(lambda protocol: (on_connection(), protocol)[1])
+            return deferred
+        pool.getConnection = watched
+        pool._nugo_watched = True
 
     async def download_request(self, request):
         from twisted.internet import reactor
@@ -183,12 +211,15 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
                 break
             await asyncio.sleep(wait)
         claimed, sent = time.monotonic(), []
-        # The request is written to its connection during this turn of the event loop or the next and leaves
-        # when the loop turns once more; on a new connection the connect takes one turn before that. The mark
-        # is taken SEND_TURNS turns later, so a worker stalled between the claim and the send moves its own
-        # start, not the site's spacing (a mark one turn early showed arrivals 20 ms inside the interval).
-        after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
+        self._watch_pool()
+        # The agent asks the pool for a connection synchronously inside the call below; the request is written
+        # when the connection is in hand and leaves when the loop turns once more: the mark is taken SEND_TURNS
+        # turns after that, so a worker stalled on the way moves its own start, not the site's spacing (a mark
+        # taken two turns after the claim showed arrivals 20 ms inside daejeon's 2 s Crawl-delay on loopback,
+        # and 22 ms inside 100 ms across the multi-host test's network namespaces).
+        self._on_connection = lambda: after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
         try:
             return await super().download_request(request)
         finally:
+            self._on_connection = None
             gate.release(host, token, (sent[0] if sent else time.monotonic()) - claimed)
