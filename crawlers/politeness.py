@@ -177,8 +177,9 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
     new plain-HTTP connection it waits for the TCP connect (under load, across a LAN, longer than any number
     of turns). A new HTTPS connection writes the request only after its TLS handshake, which the pool does not
     report: its request counts as sent at its finish (the next request to the host waits `interval` after the
-    response, as before politeness by arrival). Without a mark, the same: a start is never earlier than the
-    real departure, only later.
+    response, as before politeness by arrival). So does a request the pool sent again on a new connection
+    because the kept-alive one turned out closed by the site (it left after the mark). Without a mark, the
+    same: a recorded start is never earlier than the real departure, only later.
     """
 
     _on_connection = None  # set just before a request is handed to the agent, taken by the pool's getConnection
@@ -194,7 +195,7 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
             new = not pool._connections.get(key)
             deferred = get_connection(key, endpoint)
             if on_connection is not None and not (new and key and key[0] == b"https"):
-                deferred.addCallback(lambda protocol: (on_connection(), protocol)[1])
+                deferred.addCallback(lambda protocol: (on_connection(protocol), protocol)[1])
             return deferred
         pool.getConnection = watched
         pool._nugo_watched = True
@@ -217,9 +218,21 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
         # turns after that, so a worker stalled on the way moves its own start, not the site's spacing (a mark
         # taken two turns after the claim showed arrivals 20 ms inside daejeon's 2 s Crawl-delay on loopback,
         # and 22 ms inside 100 ms across the multi-host test's network namespaces).
-        self._on_connection = lambda: after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
+        retried: list[bool] = []
+
+        def on_connection(protocol) -> None:
+            new_connection = getattr(protocol, "_newConnection", None)
+            if new_connection is not None:
+                # a kept-alive connection: if it turns out stale, the pool sends the request again on a new one,
+                # after this mark; such a request counts as sent at its finish
+                def again():
+                    retried.append(True)
+                    return new_connection()
+                protocol._newConnection = again
+            after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
+        self._on_connection = on_connection
         try:
             return await super().download_request(request)
         finally:
             self._on_connection = None
-            gate.release(host, token, (sent[0] if sent else time.monotonic()) - claimed)
+            gate.release(host, token, (sent[0] if sent and not retried else time.monotonic()) - claimed)
