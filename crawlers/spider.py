@@ -67,8 +67,6 @@ class FrontierSpider(scrapy.Spider):
         spider.frontier = Frontier(spider.client, spider.prefix, lease_seconds)
         spider.retries = settings.getint("NUGO_RETRIES", 3)
         spider.exit_when_idle = settings.getbool("NUGO_EXIT_WHEN_IDLE", False)
-        # a host's slot outlives any send of its holder (a frozen or cut-off worker's request may still arrive
-        # until its download times out), and is renewed with the leases while the download runs
         spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
                                     slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + lease_seconds)
         spider.lease_keeper = LeaseKeeper(spider.frontier, spider.send_gate, worker_name(spider.name),
