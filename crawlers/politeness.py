@@ -3,14 +3,9 @@
 The frontier's lease already spaces requests per host, but a busy worker may put a leased request
 on the wire late, so lease times alone cannot promise the spacing a site sees. The gate can: a request
 to a host may start only when no other request to that host is in flight anywhere in the cluster, and
-not before `max(previous start + interval, previous finish)` — politeness by arrival: a host's requests
-leave `interval` apart (the latency of one is not added to the wait for the next), and never overlap.
-
-A start is the Redis time of the claim plus the delay the worker measured from the claim until the request
-had left (an event-loop mark taken after the write was flushed): a worker stalled between the two — a
-saturated CPU, a garbage collection — moves its own start later instead of shortening the gap the site
-sees. What remains is the jitter between the flush and the mark and on the network (on a new TLS
-connection, the handshake: the request leaves after it); the farm test states its margin. robots.txt,
+not before `max(previous start + interval, previous finish)`. The download handler records every start
+at its request's finish (see `PoliteDownloadHandler` for why), so today the rule is "interval after the
+previous finish": measured at the site, consecutive arrivals are at least `interval` apart. robots.txt,
 fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (the download timeout plus
 the lease time) and is renewed by the worker's heartbeat while its download runs (`renew`), so a slow download
 keeps its host to itself. A slot must not expire while its holder may still put bytes on the wire: a worker
@@ -35,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_CACHE_SECONDS = 5.0
 BUSY_POLL = 0.02  # seconds between two looks at a slot held by another request
-SEND_TURNS = 3    # event-loop turns after its connection is in hand by which a request has left (write, flush, margin)
+AT_FINISH = 1e9   # a `sent_after` beyond any download: the start is recorded at the release, in Redis time
 
 CLAIM = """
 local t = redis.call('TIME')
@@ -159,50 +154,22 @@ class SendGate:
         return len(held)
 
 
-def after_turns(reactor, turns: int, mark) -> None:
-    """Call `mark` once the event loop has turned `turns` times from now."""
-    if turns <= 0:
-        mark()
-    else:
-        reactor.callLater(0, after_turns, reactor, turns - 1, mark)
-
-
 class PoliteDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 download handler behind the send gate (DOWNLOAD_HANDLERS for http and https).
 
     The host's slot is claimed immediately before the request is handed to the HTTP client, and released as
-    soon as its outcome is known (response, error, timeout). When the request left is marked from the moment
-    its connection is in hand (the connection pool's callback, just before the request is written), SEND_TURNS
-    turns of the event loop later: on a kept-alive connection that is within microseconds of the claim; on a
-    new plain-HTTP connection it waits for the TCP connect (under load, across a LAN, longer than any number
-    of turns). A new HTTPS connection writes the request only after its TLS handshake, which the pool does not
-    report: its request counts as sent at its finish (the next request to the host waits `interval` after the
-    response, as before politeness by arrival). So does a request the pool sent again on a new connection
-    because the kept-alive one turned out closed by the site (it left after the mark). Without a mark, the
-    same: a recorded start is never earlier than the real departure, only later.
+    soon as its outcome is known (response, error, timeout), with the request counted as sent at its finish:
+    the next request to the host starts `interval` after the previous response (or error) at the earliest.
+
+    The gate can space starts instead (`release(sent_after=...)`, politeness by arrival), but a worker
+    cannot tell reliably when its request reached the site: marks taken a few event-loop turns after the
+    claim, and then after the pool handed over the connection, were still early — a new connection's connect,
+    the HTTP client's resend on a fresh connection after a stale kept-alive one, and above all a LAN link
+    that drops: across the multi-host test's namespaces, arrivals came 33-38 ms inside a 100 ms interval.
+    A response is proof that the request arrived; nothing earlier is.
     """
 
-    _on_connection = None  # set just before a request is handed to the agent, taken by the pool's getConnection
-
-    def _watch_pool(self) -> None:
-        pool = self._pool
-        if getattr(pool, "_nugo_watched", False):
-            return
-        get_connection = pool.getConnection
-
-        def watched(key, endpoint):
-            on_connection, self._on_connection = self._on_connection, None
-            new = not pool._connections.get(key)
-            deferred = get_connection(key, endpoint)
-            if on_connection is not None and not (new and key and key[0] == b"https"):
-                deferred.addCallback(lambda protocol: (on_connection(protocol), protocol)[1])
-            return deferred
-        pool.getConnection = watched
-        pool._nugo_watched = True
-
     async def download_request(self, request):
-        from twisted.internet import reactor
-
         gate: SendGate = self._crawler.spider.send_gate
         host = urlsplit(request.url).netloc
         token = secrets.token_hex(8)
@@ -211,28 +178,7 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
             if wait <= 0:
                 break
             await asyncio.sleep(wait)
-        claimed, sent = time.monotonic(), []
-        self._watch_pool()
-        # The agent asks the pool for a connection synchronously inside the call below; the request is written
-        # when the connection is in hand and leaves when the loop turns once more: the mark is taken SEND_TURNS
-        # turns after that, so a worker stalled on the way moves its own start, not the site's spacing (a mark
-        # taken two turns after the claim showed arrivals 20 ms inside daejeon's 2 s Crawl-delay on loopback,
-        # and 22 ms inside 100 ms across the multi-host test's network namespaces).
-        retried: list[bool] = []
-
-        def on_connection(protocol) -> None:
-            new_connection = getattr(protocol, "_newConnection", None)
-            if new_connection is not None:
-                # a kept-alive connection: if it turns out stale, the pool sends the request again on a new one,
-                # after this mark; such a request counts as sent at its finish
-                def again():
-                    retried.append(True)
-                    return new_connection()
-                protocol._newConnection = again
-            after_turns(reactor, SEND_TURNS, lambda: sent.append(time.monotonic()))
-        self._on_connection = on_connection
         try:
             return await super().download_request(request)
         finally:
-            self._on_connection = None
-            gate.release(host, token, (sent[0] if sent and not retried else time.monotonic()) - claimed)
+            gate.release(host, token, AT_FINISH)

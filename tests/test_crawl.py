@@ -16,10 +16,9 @@ from farm import server as farm_server
 
 pytestmark = pytest.mark.slow
 # Sites without a robots Crawl-delay, so the fault tests stay short.
-# Politeness is measured at the site: the farm's kernel receive timestamps. The gate spaces the *departures* of
-# a host's requests (the claim's Redis time plus the worker's own measure of its send delay), so the arrivals
-# may differ from them by the jitter between the worker's mark and the send, and of loopback delivery: far
-# below a millisecond on a quiet machine, measured up to 3 ms early with this crawl saturating both cores.
+# Politeness is measured at the site: the farm's kernel receive timestamps. The gate lets a host's next request
+# start `interval` after the previous one's finish (crawlers/politeness.py), so arrivals are at least `interval`
+# apart; the margin covers the conversion of the kernel's timestamps to the monotonic clock.
 ARRIVAL_JITTER = 0.005  # seconds
 QUICK_SITES = ["seoul", "ulsan", "incheon", "sejong", "busan-announce", "seoul-press", "korea-kr-press", "gyeongbuk-press"]
 
