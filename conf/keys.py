@@ -66,7 +66,7 @@ TABLE: tuple[KeySpec, ...] = (
             "the one request to a host in flight, cluster-wide (its token)"),
     KeySpec("done", "hash", "crawlers.politeness", "one field per host", "host -> when its last request finished"),
     KeySpec("started", "hash", "crawlers.politeness", "one field per host",
-            "host -> when its last request started (its slot was claimed): the next starts interval later"),
+            "host -> the recorded start of its last request (today its finish, see crawlers.politeness): the next starts interval later"),
     KeySpec("robots:{host}", "string", "crawlers.seed", "24 hours", "robots.txt of a host, read once per run"),
     # --- boards ---------------------------------------------------------------------------------
     KeySpec("collected:{site}", "set", "crawlers.spider", "grows with the board's posts", "detail URLs already collected"),
