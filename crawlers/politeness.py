@@ -120,9 +120,10 @@ class SendGate:
             self.held.add((host, token))
         return BUSY_POLL if wait < 0 else wait
 
-    def release(self, host: str, token: str, sent_after: float = 0.0) -> None:
-        """Free the host's slot; `sent_after` is how long after the claim the request was seen on the wire
-        (its start moves that much later, so the next request starts `interval` after the real departure)."""
+    def release(self, host: str, token: str, sent_after: float = AT_FINISH) -> None:
+        """Free the host's slot. Its start is recorded now (the finish) unless `sent_after` says how long after
+        the claim the request was seen on the wire (politeness by arrival; no caller can measure it reliably
+        today: see PoliteDownloadHandler)."""
         self.held.discard((host, token))
         self._release(keys=self.keys, args=[host, token, repr(self.interval(host)), repr(max(0.0, sent_after))])
 
@@ -181,4 +182,4 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
         try:
             return await super().download_request(request)
         finally:
-            gate.release(host, token, AT_FINISH)
+            gate.release(host, token)

@@ -59,14 +59,14 @@ def fetch_robots_politely(client, prefix: str, frontier, scheme: str, host: str,
             token = None
             break
         time.sleep(min(wait, 1.0))
-    text, claimed = "", time.monotonic()
+    text = ""
     try:
         text = fetch_robots(f"{scheme}://{host}", user_agent, timeout=timeout)
     finally:
         if interval_after is not None:
             interval_after(text)
-        if token:  # a fresh gate reads the interval just set; when urllib sent the request is not known: its finish
-            SendGate(client, prefix, frontier, slot_seconds=slot).release(host, token, time.monotonic() - claimed)
+        if token:  # a fresh gate reads the interval just set; the start is recorded at the finish
+            SendGate(client, prefix, frontier, slot_seconds=slot).release(host, token)
     return text
 
 

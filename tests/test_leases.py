@@ -45,7 +45,7 @@ def test_the_next_start_is_an_interval_after_the_previous_start_not_after_its_fi
     assert gate.claim(HOST, "b") == BUSY_POLL                       # in flight: nobody else, however long
     start = field(redis_client, started, HOST)
     wait_redis_time(redis_client, start + 0.3)
-    gate.release(HOST, "a")
+    gate.release(HOST, "a", sent_after=0.0)                         # seen on the wire at the claim
     assert field(redis_client, nxt, HOST) == round(start + 1.0, 6)  # the frontier leases at start + interval
     wait = gate.claim(HOST, "b")                                    # too early: told how long to wait
     assert 0 < wait <= 1.0 and abs(redis_now(redis_client) + wait - (start + 1.0)) < 0.05
@@ -54,7 +54,7 @@ def test_the_next_start_is_an_interval_after_the_previous_start_not_after_its_fi
     second = field(redis_client, started, HOST)
     assert second >= start + 1.0
     wait_redis_time(redis_client, second + 1.2)                     # slower than the interval
-    gate.release(HOST, "b")
+    gate.release(HOST, "b", sent_after=0.0)
     finish = field(redis_client, done, HOST)
     assert finish >= second + 1.2 and field(redis_client, nxt, HOST) == finish
     # a worker that saw its request leave 0.25 s after the claim moves the start, and the next one, that much
