@@ -224,6 +224,17 @@ class AlertStore:
     def count(self, official: str | Subscription) -> int:
         return self.client.zcard(self.key("alerts", _official_id(official)))
 
+    def version(self, official: str | Subscription) -> tuple[int, str]:
+        """(number of alerts, raw stamp of their last change) in one round trip: every change of an
+        official's alerts adds one (the count grows) or moves the stamp (a 재게시 note), so the pair
+        changes whenever the feed's content can (the feed's ETag is derived from it)."""
+        official = _official_id(official)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.key("alerts", official))
+        pipe.hget(self.key("modified"), official)
+        count, stamp = pipe.execute()
+        return int(count), _text(stamp) or ""
+
     def last_modified(self, official: str | Subscription) -> dt.datetime | None:
         """When the official's alerts last changed (for Last-Modified), or None without alerts."""
         value = self.client.hget(self.key("modified"), _official_id(official))

@@ -233,3 +233,52 @@ def test_newsboat_reads_the_feed_once_per_item(feed_store, tmp_path):
             store.last_modified("kim")
         newsboat("reload")
         assert newsboat("print-unread").strip() == "4 unread articles" and len(items()) == 4
+
+
+def _get(app, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    from tests.test_web import call
+    return call(app, path, headers)
+
+
+def _commands(client, name: str) -> int:
+    """How many times the real server ran the command `name` so far (INFO commandstats)."""
+    return int(client.info("commandstats").get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+def test_feed_etag_follows_the_alerts_and_a_304_reads_no_alert(feed_store, redis_client, prefix, tmp_path):
+    """The ETag comes from the alerts' version, so a 304 is answered without reading or rendering them
+    (counted by the real server), and every change of the feed's content gives another tag.
+    Guards: with the tag derived from the count alone, the 재게시 step below keeps the old tag (a reader would
+    miss the note); with the official's name left out, the rename step does."""
+    from web.app import make_app
+    subs_path = tmp_path / "subscriptions.yaml"
+    subs_path.write_text(SUBSCRIPTIONS, encoding="utf-8")
+    token = token_for(redis_client, prefix, "kim")
+    apps = [make_app(index_dir=tmp_path / "index", client=redis_client, prefix=prefix, subscriptions=subs_path)
+            for _ in range(2)]  # two processes of the web service in effect: the tag must not differ
+    path = f"/feeds/{token}.rss"
+    status, headers, body = _get(apps[0], path)
+    assert status == 200 and headers["ETag"] == _get(apps[1], path)[1]["ETag"]
+    tags = {headers["ETag"]}
+    before = _commands(redis_client, "hmget"), _commands(redis_client, "zrevrange")
+    status, kept, empty = _get(apps[1], path, {"If-None-Match": headers["ETag"]})
+    assert (status, empty) == (304, b"") and kept["ETag"] == headers["ETag"] and kept["Last-Modified"]
+    assert (_commands(redis_client, "hmget"), _commands(redis_client, "zrevrange")) == before  # no alert read
+    assert _get(apps[0], f"/feeds/{token}.atom")[1]["ETag"] not in tags  # another kind, another tag
+
+    def changed() -> bytes:
+        status, now, new_body = _get(apps[0], path, {"If-None-Match": ", ".join(tags)})
+        assert status == 200 and now["ETag"] not in tags, "changed feed answered 304"
+        tags.add(now["ETag"])
+        return new_body
+
+    _, store = feed_store
+    new = make_post(5, "드론 배송 시범", "드론", day=5)
+    assert store.record([("kim", "드론", "post5", ["드론"])], [new], now=1_714_000_100) == 1
+    assert b"post5" in changed()  # a new alert
+    repost = make_post(6, "드론 배송 시범", "드론", day=6)  # same board, same title: 재게시 of post5
+    assert store.record([("kim", "드론", "post6", ["드론"])], [repost], now=1_714_000_200) == 0
+    assert "재게시 1회".encode() in changed()
+    subs_path.write_text(SUBSCRIPTIONS.replace("김민수", "김민수(경제정책과)"), encoding="utf-8")
+    os.utime(subs_path, (1, 1))  # another mtime for certain: the set reloads by stat
+    assert "김민수(경제정책과)".encode() in changed()  # the official's name is in the feed's title

@@ -7,6 +7,7 @@ else the configured host and port), never the request's Host header.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
@@ -21,7 +22,8 @@ from conf.yamlsource import ConfigError
 from index.results import Results
 from conf.connection import is_transient
 from conf.defaults import KEY_PREFIX
-from notifier.feed import feed_headers, not_modified, render_feed
+from notifier.feed import feed_headers, http_date, not_modified, render_feed, state_etag
+from notifier.text import from_epoch
 from notifier.store import AlertStore
 from notifier.subscription import SubscriptionSet
 from notifier.tokens import official_for_token
@@ -85,6 +87,14 @@ class Operations:
             return None
         root = self.cluster.public_url
         return render_feed(events(self.client, self.cluster.key_prefix), kind, root + "/", f"{root}/ops/{token}.{kind}")
+
+
+def _stamp(raw: str) -> dt.datetime | None:
+    """The Last-Modified time of a raw stamp read from Redis; None when absent or not a time."""
+    try:
+        return from_epoch(float(raw)) if raw else None
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 class WebApp:
@@ -280,19 +290,23 @@ class WebApp:
             if official is None or (topic is not None and official.topic(topic) is None):
                 return feed_not_found()
             store = AlertStore(client, self.prefix)
+            version = store.version(official.id)
+            self_url = f"{self.root}/feeds/{token}" + (f"/{quote(topic, safe='')}" if topic else "") + f".{kind}"
+            tag = state_etag(official, kind, version, topic=topic, base_url=self.root + "/", self_url=self_url)
+            modified = _stamp(version[1])
+            if not_modified(request.headers, tag, modified):  # answered before the alerts are read or rendered
+                kept = [("ETag", tag), ("Cache-Control", feed_headers(b"", kind, None, tag)["Cache-Control"])]
+                if modified is not None:
+                    kept.append(("Last-Modified", http_date(modified)))
+                return 304, kept + COMMON_HEADERS, b""
             alerts = store.alerts(official.id, topic=topic, limit=FEED_LIMIT)
-            modified = store.last_modified(official.id)
         except (redis.RedisError, OSError, ConfigError) as exc:
             if isinstance(exc, redis.RedisError) and not is_transient(exc):
                 raise
             logger.error("feed %s… unavailable: %s", token[:4], exc)  # never the whole token
             return text(503, "피드를 잠시 제공할 수 없습니다. 잠시 뒤 다시 시도해 주세요.\n", [("Retry-After", "60")])
-        self_url = f"{self.root}/feeds/{token}" + (f"/{quote(topic, safe='')}" if topic else "") + f".{kind}"
         body = render_feed(official, alerts, kind, base_url=self.root + "/", topic=topic, self_url=self_url)
-        headers = feed_headers(body, kind, modified)
-        if not_modified(request.headers, headers["ETag"], modified):
-            kept = [(k, v) for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")]
-            return 304, kept + COMMON_HEADERS, b""
+        headers = feed_headers(body, kind, modified, tag)
         return 200, list(headers.items()) + COMMON_HEADERS, body
 
     def feed_sources(self) -> tuple[redis.Redis, SubscriptionSet]:
