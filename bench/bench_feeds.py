@@ -1,10 +1,11 @@
 """Feed-serving latency through the real web service (gunicorn, HTTP), full answers and 304s.
 
-    python3 bench/bench_feeds.py --officials 1000 --alerts 50 --requests 1000
+    python3 bench/bench_feeds.py --officials 1000 --alerts 50 --requests 1000 --clients 4
 
 Records `--alerts` alerts for each of `--officials` officials in a private redis-server, starts
 `python -m web.serve`, then fetches random officials' RSS feeds (200) and re-fetches them with
-their ETag (304), sequentially from one client, after a warm-up.
+their ETag (304), from `--clients` concurrent clients (threads, each its own sequence of officials),
+after a warm-up of 50 pairs per client.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,7 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--officials", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=1000, help="pairs (200 then 304) in all, after the warm-up")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-feeds-"))
     server = EmbeddedRedis(tmp / "redis").start()
@@ -95,30 +98,42 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        rng = random.Random(1)
         full, cached, sizes = [], [], []
-        for n in range(args.requests + 50):
-            token = rng.choice(tokens)
-            t0 = time.perf_counter()
-            with urllib.request.urlopen(f"{url}feeds/{token}.rss", timeout=10) as answer:
-                body, tag = answer.read(), answer.headers["ETag"]
-            t1 = time.perf_counter()
-            try:
-                urllib.request.urlopen(urllib.request.Request(f"{url}feeds/{token}.rss", headers={"If-None-Match": tag}), timeout=10)
-                raise SystemExit("expected 304")
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 304
-            t2 = time.perf_counter()
-            if n >= 50:  # warm-up done
-                full.append((t1 - t0) * 1000)
-                cached.append((t2 - t1) * 1000)
-                sizes.append(len(body))
+        lock = threading.Lock()
+
+        def client(number: int, pairs: int) -> None:
+            rng = random.Random(number)
+            for n in range(pairs + 50):
+                token = rng.choice(tokens)
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"{url}feeds/{token}.rss", timeout=30) as answer:
+                    body, tag = answer.read(), answer.headers["ETag"]
+                t1 = time.perf_counter()
+                try:
+                    urllib.request.urlopen(urllib.request.Request(f"{url}feeds/{token}.rss",
+                                                                  headers={"If-None-Match": tag}), timeout=30)
+                    raise SystemExit("expected 304")
+                except urllib.error.HTTPError as exc:
+                    assert exc.code == 304
+                t2 = time.perf_counter()
+                if n >= 50:  # warm-up done
+                    with lock:
+                        full.append((t1 - t0) * 1000)
+                        cached.append((t2 - t1) * 1000)
+                        sizes.append(len(body))
+
+        threads = [threading.Thread(target=client, args=(k, args.requests // args.clients)) for k in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     finally:
         if proc:
             proc.terminate()
             proc.wait()
         server.stop()
-    print(f"\n### Feed serving: {args.officials:,} officials × {args.alerts} alerts, {args.requests:,} requests each kind\n")
+    print(f"\n### Feed serving: {args.officials:,} officials × {args.alerts} alerts, {len(full):,} requests each kind, "
+          f"{args.clients} concurrent clients\n")
     print("| answer | p50 (ms) | p95 (ms) | p99 (ms) |\n|---|---:|---:|---:|")
     for name, values in ((f"200, RSS of {statistics.mean(sizes) / 1024:.0f} KB", full), ("304 (If-None-Match)", cached)):
         print(f"| {name} | {percentile(values, 0.5):.1f} | {percentile(values, 0.95):.1f} | {percentile(values, 0.99):.1f} |")

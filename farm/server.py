@@ -63,9 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_one_request(self):
         self.arrived = None
         try:
-            data, ancillary, _, _ = self.connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+            _, ancillary, _, _ = self.connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
         except (OSError, ValueError):
-            data, ancillary = b"", []
+            ancillary = []
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
                 seconds, nanos = struct.unpack("qq", payload[:16])

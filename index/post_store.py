@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -111,9 +110,19 @@ class PostStore:
         self.manifest["next_seq"] = max(self.manifest["next_seq"], used + 1)
 
     # -- commits
-    def commit(self, posts: list[NewPost], replaced: list[Found]) -> None:
-        """Write `posts` (new or changed) and retire the stored versions `replaced`, atomically."""
+    @property
+    def records_block(self) -> int:
+        """The last block of the post records (index.records) these segments reflect."""
+        return int(self.manifest.get("records_block") or 0)
+
+    def commit(self, posts: list[NewPost], replaced: list[Found], records_block: int = 0) -> None:
+        """Write `posts` (new or changed) and retire the stored versions `replaced`, atomically, with the
+        number of the records' block they come from (`records_block`, when not 0)."""
+        if records_block:
+            self.manifest["records_block"] = max(self.records_block, records_block)
         if not posts and not replaced:
+            if records_block:
+                self._publish(set(), [], [])
             return
         dirty = set()
         for old in replaced:
@@ -125,9 +134,10 @@ class PostStore:
             new.append(self._write_new(posts[i:i + MAX_DOCS]))
         self._publish(dirty, new, [])
 
-    def replace_all(self, posts: Iterable[NewPost]) -> int:
+    def replace_all(self, posts: Iterable[NewPost], records_block: int = 0) -> int:
         """Write `posts` (their seq set) as new segments and publish them as the only ones; returns how many.
-        Memory stays one segment's worth of posts."""
+        Memory stays one segment's worth of posts. `records_block`: the last block of the records they are."""
+        self.manifest["records_block"] = records_block
         new, chunk, count = [], [], 0
         for post in posts:
             chunk.append(post)
@@ -153,7 +163,7 @@ class PostStore:
         texts = []
         for p in posts:
             cols.ids.append(p.id)
-            cols.rows.append(zlib.compress(p.json, 1))
+            cols.rows.append(p.packed)
             cols.texts.append(p.text.encode("utf-16-le", "surrogatepass"))
             texts.append(searched(p.text))
             cols.date_sort.append(p.date_sort)

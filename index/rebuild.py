@@ -76,22 +76,36 @@ def rebuild_snapshots(store: Store, state: LiveState, *, only_missing: bool = Fa
 def rebuild_posts(store: Store, records: PostRecords, progress: Callable[[str], None] = logger.info) -> PostStore:
     """Write every post segment anew from the records; the old segments go when the new manifest is written."""
     posts = PostStore(store.paths.posts, fresh=True)
-    total = len(records)
 
     def stream():
-        for n, (row, first_seen_us, seq) in enumerate(records.scan(), 1):
+        for n, record in enumerate(records.scan(), 1):
             if n % 50_000 == 0:
-                progress(f"게시글 {n:,}/{total:,} / posts {n:,} of {total:,}")
-            yield stored_post(row, first_seen_us, seq)
+                progress(f"게시글 {n:,}건 / {n:,} posts")
+            yield stored_post(record.row, record.first_seen_us, record.seq)
 
-    count = posts.replace_all(stream())
+    count = posts.replace_all(stream(), records_block=records.last_block)
     progress(f"게시글 세그먼트 {len(posts.segments)}개, {count:,}건 / {count:,} posts in {len(posts.segments)} segments")
     return PostStore(store.paths.posts)
 
 
+def apply_unreflected(records: PostRecords, posts: PostStore) -> int:
+    """Bring the segments up to the records: the posts of the blocks after the segments' last one (a
+    block committed just before a crash or a failed segment commit) whose segment version differs are
+    written, in one segment commit; returns how many."""
+    newer = records.latest(after=posts.records_block)
+    held = posts.lookup(list(newer))
+    changed = [stored_post(r.row, r.first_seen_us, r.seq) for post_id, r in newer.items()
+               if post_id not in held or held[post_id].chash != r.chash]
+    posts.commit(changed, [held[p.id] for p in changed if p.id in held], records_block=records.last_block)
+    if changed:
+        logger.warning("%d post(s) of the records were missing from the segments and are written now", len(changed))
+    return len(changed)
+
+
 def open_caches(store: Store, state: LiveState, records: PostRecords) -> PostStore:
     """The writer's start: rebuild missing snapshots, and the post segments when they cannot be opened
-    or are missing while records exist; returns the open post segments."""
+    or are missing while records exist; then the segments take the records' newest blocks if they lack
+    them (apply_unreflected); returns the open post segments."""
     fixed = rebuild_snapshots(store, state, only_missing=True)
     if fixed.snapshots:
         logger.warning("rebuilt %d staff snapshot(s) from the store of record", fixed.snapshots)
@@ -101,9 +115,11 @@ def open_caches(store: Store, state: LiveState, records: PostRecords) -> PostSto
     except (StaleSegment, OSError, ValueError, KeyError) as exc:
         reason = str(exc)
     else:
-        if not (store.paths.posts / MANIFEST).exists() and len(records):
+        if not (store.paths.posts / MANIFEST).exists() and not records.empty():
             reason = "no post segments"
     if reason is None:
+        if posts.records_block != records.last_block:
+            apply_unreflected(records, posts)
         return posts
     logger.warning("post segments are rebuilt from the store of record (%s)", reason)
     return rebuild_posts(store, records)

@@ -15,6 +15,7 @@ import mmap
 import os
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import repeat
 from pathlib import Path
 
@@ -62,6 +63,11 @@ class NewPost:
     def __post_init__(self):
         if not self.json:
             self.chash, self.json = row_json(self.row)
+
+    @cached_property
+    def packed(self) -> bytes:
+        """The stored row as a segment and a post record keep it (zlib of the JSON), made once for both."""
+        return zlib.compress(self.json, 1)
 
 
 @dataclass

@@ -3,8 +3,9 @@
     index_dir/
       whoosh/            the store of record, one Whoosh storage written only by the single writer:
                          `staff` (every row of every run not yet retired, keyed run:id, with its
-                         stream position), `post_records` (every post, keyed by id: the stored row,
-                         run id, first seen, insertion sequence, content hash), and the
+                         stream position), `post_blocks` (every post: one block per writer commit
+                         of the posts it added or changed, each with its id, stored row, run id,
+                         first seen, insertion sequence, content hash; index.records), and the
                          `indexer.lock` file the writer holds
       staff/live.json    state: per site the live run, its snapshot, row count, flags, last runs
       staff/snapshots/   cache: per site, immutable rows + gram-bitmap files of live runs (index.snapshot)
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.fields import ID, STORED, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, ID, STORED, Schema
 from whoosh.filedb.filestore import FileStorage
 
 from conf.keys import check_site
@@ -32,7 +34,8 @@ from conf.files import inside
 logger = logging.getLogger(__name__)
 
 STAFF = "staff"
-POST_RECORDS = "post_records"
+POST_RECORDS = "post_blocks"
+OLD_POST_RECORDS = "post_records"  # the first format, a document per post: converted by index.records
 LOCK_NAME = "indexer.lock"
 
 
@@ -46,9 +49,8 @@ def staff_schema() -> Schema:
 
 
 def post_records_schema() -> Schema:
-    # id is the only indexed field (lookups by id, replacement); the rest is the record itself
-    return Schema(id=ID(unique=True, stored=True), run_id=STORED, first_seen_us=STORED, seq=STORED, chash=STORED,
-                  row=STORED)
+    # a block of posts per writer commit (index.records): its number, and the posts' records
+    return Schema(block=ID(unique=True, stored=True), posts=COLUMN(VarBytesColumn()))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from conf.wire import BadEntry, RunEvent, decode_entry
 from conf.defaults import HEALTHY_RATIO
 from index.documents import post_doc, staff_doc
 from index.post_store import PostStore
-from index.rebuild import open_caches
+from index.rebuild import apply_unreflected, open_caches
 from index.records import PostRecords
 from index.runs import handle_run_event, purge_retired
 from index.state import LiveState
@@ -86,35 +86,29 @@ class _Batch:
             self._commit_posts()
 
     def _commit_posts(self) -> None:
-        """Records first, then segments. A re-delivered post keeps its first_seen and sequence (from its
-        record); an unchanged one (only its run id differs) is not written again. A crash between the two
-        commits is repaired by the re-delivery: the record is found unchanged, the segment lacks it."""
+        """Records first (one block), then segments. The segments reflect every block (see
+        index.records), so a post is looked up in them: a re-delivered post keeps its first_seen; an
+        unchanged one (only its run id differs) is not written again."""
+        if self.posts.records_block != self.records.last_block:
+            apply_unreflected(self.records, self.posts)
         ids = list(self.post_items)
-        records = self.records.lookup(ids)
-        in_segments = self.posts.lookup(ids)
-        for record in records.values():
-            self.posts.skip_seq(record.seq)
-        new_records, segment_posts, replaced, rows = [], [], [], []
+        held_by_id = self.posts.lookup(ids)
+        changed, replaced, rows = [], [], []
         for post_id, (item, run_id) in self.post_items.items():
-            record = records.get(post_id)
-            doc = post_doc(item, run_id, record.first_seen_us if record else self.now_us)
+            held = held_by_id.get(post_id)
+            doc = post_doc(item, run_id, held.first_seen_us if held is not None else self.now_us)
             rows.append(doc.row)
-            if record is not None and record.chash == doc.chash:
-                doc.seq = record.seq
-            else:
-                new_records.append(doc)
-            held = in_segments.get(post_id)
             if held is not None and held.chash == doc.chash:
                 continue
             if held is not None:
                 replaced.append(held)
-            segment_posts.append(doc)
-        if new_records:
-            first = self.posts.take_seq(len(new_records))
-            for k, doc in enumerate(new_records):
+            changed.append(doc)
+        if changed:
+            first = self.posts.take_seq(len(changed))
+            for k, doc in enumerate(changed):
                 doc.seq = first + k
-        self.records.write(new_records, {p.id for p in new_records if p.id in records})
-        self.posts.commit(segment_posts, replaced)
+        block = self.records.write(changed)
+        self.posts.commit(changed, replaced, records_block=block)
         self.committed_posts += rows
         self.post_items.clear()
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from conf.embedded_redis import EmbeddedRedis
+from tests.test_visits_support import visit_cluster  # noqa: F401  (a fixture of the visit tests)
 
 logger = logging.getLogger(__name__)
 

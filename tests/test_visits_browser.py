@@ -13,7 +13,8 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.test_visits_support import CHANGWON, ROOT, Officials, make_service, official, served, visit_cluster  # noqa: F401
+from tests.servers import served
+from tests.test_visits_support import CHANGWON, ROOT, Officials, make_service, official
 from visits import base45, codec, qr
 from visits.tokens import VisitState
 from visits.trips import today

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.test_visits_support import CHANGWON, ROOT, make_service, official, visit_cluster  # noqa: F401
+from tests.test_visits_support import CHANGWON, ROOT, make_service, official
 from visits.cli import main
 from visits.tokens import VisitState
 

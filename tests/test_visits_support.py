@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 import pytest
 
 from visits.service import VisitService
-from tests.servers import served  # noqa: F401  (used by the visit tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANGWON = (35.227_900, 128.681_700)  # 창원시청 forecourt

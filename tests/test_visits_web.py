@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.test_visits_support import (CHANGWON, Officials, form_token, make_service, official, post_visit, request,  # noqa: F401
-                                       served, visit_cluster)
+from tests.servers import served
+from tests.test_visits_support import (CHANGWON, Officials, form_token, make_service, official, post_visit, request)
 from visits.keys import KeyRing
 from visits.ledger import Checkpoint
 from visits.tokens import VisitState
