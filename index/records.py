@@ -57,10 +57,13 @@ def _pack(posts: list[NewPost]) -> bytes:
     return b"".join([_HEAD.pack(len(head)), head, *rows])
 
 
-def _unpack(data: bytes) -> Iterator[tuple[str, Record]]:
+def _head(data: bytes) -> tuple[dict, int]:
     (size,) = _HEAD.unpack_from(data)
-    head = json.loads(data[_HEAD.size:_HEAD.size + size])
-    at = _HEAD.size + size
+    return json.loads(data[_HEAD.size:_HEAD.size + size]), _HEAD.size + size
+
+
+def _unpack(data: bytes) -> Iterator[tuple[str, Record]]:
+    head, at = _head(data)
     for post_id, (first_seen_us, seq, chash), length in zip(head["ids"], head["meta"], head["lens"]):
         row = json.loads(zlib.decompress(data[at:at + length]))
         at += length
@@ -94,15 +97,19 @@ class PostRecords:
         self.last_block = number
         return number
 
-    def blocks(self, after: int = 0) -> Iterator[tuple[int, list[tuple[str, Record]]]]:
-        """(number, its posts) of every block numbered above `after`, in order."""
+    def _blocks(self, after: int) -> Iterator[tuple[int, bytes]]:
         with self.ix.searcher() as searcher:
             column = searcher.reader().column_reader("posts")
             numbered = sorted((int(searcher.stored_fields(docnum)["block"]), docnum)
                               for docnum in searcher.document_numbers())
             for number, docnum in numbered:
                 if number > after:
-                    yield number, list(_unpack(column[docnum]))
+                    yield number, column[docnum]
+
+    def blocks(self, after: int = 0) -> Iterator[tuple[int, list[tuple[str, Record]]]]:
+        """(number, its posts) of every block numbered above `after`, in order."""
+        for number, data in self._blocks(after):
+            yield number, list(_unpack(data))
 
     def latest(self, after: int = 0) -> dict[str, Record]:
         """The newest version of each post written in the blocks after `after`."""
@@ -116,8 +123,8 @@ class PostRecords:
         (which block holds each post's newest version; then those versions), so memory stays one
         block's posts and one number per post."""
         newest: dict[str, int] = {}
-        for number, posts in self.blocks():
-            for post_id, _ in posts:
+        for number, data in self._blocks(0):
+            for post_id in _head(data)[0]["ids"]:  # the ids only: the rows stay compressed
                 newest[post_id] = number
         for number, posts in self.blocks():
             for post_id, record in posts:
