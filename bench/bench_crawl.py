@@ -36,7 +36,7 @@ from crawlers.worker import start_workers  # noqa: E402
 def start_farm(tmp: Path, args) -> tuple[subprocess.Popen, dict]:
     faults = json.dumps({"latency": args.latency}) if args.latency else None
     cmd = [sys.executable, "-m", "farm", "--scale", "large", "--directories", str(args.directories),
-           "--boards", str(args.boards), "--write-sites", str(tmp / "sites")]
+           "--boards", str(args.boards), "--write-sites", str(tmp / "sites"), "--log-out", str(tmp / "requests.jsonl")]
     if faults:
         cmd += ["--faults", faults]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -104,6 +104,38 @@ def parse_rate(sites: dict, sample: int) -> dict:
     return {"pages": len(pages), "mean_kb": size / len(pages) / 1024, "ours": ours, "raw": raw}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (0 when it is gone)."""
+    try:
+        proc = psutil.Process(pid)
+        times = proc.cpu_times()
+        return times.user + times.system + sum(c.cpu_times().user + c.cpu_times().system
+                                               for c in proc.children(recursive=True))
+    except psutil.Error:
+        return 0.0
+
+
+def host_timeline(log_path: Path, interval: float, latency: float, since: float) -> dict:
+    """Gaps between consecutive arrivals at the busiest host (from the farm's kernel timestamps) after
+    `since` (the crawl's start; the parse-rate sample fetched pages before): how far they stay from the
+    interval, and the idle time beyond interval + latency + 50 ms."""
+    arrivals: dict[str, list[float]] = {}
+    with open(log_path, encoding="utf-8") as fh:
+        for line in fh:
+            host, arrived, _, _ = json.loads(line)
+            if arrived >= since:
+                arrivals.setdefault(host, []).append(arrived)
+    host, times = max(arrivals.items(), key=lambda kv: len(kv[1]))
+    times.sort()
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    slack = interval + latency + 0.05
+    idle = [g - slack for g in gaps if g > slack]
+    ordered = sorted(gaps)
+    return {"host": host, "requests": len(times), "span": times[-1] - times[0], "min": ordered[0],
+            "median": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))], "max": ordered[-1],
+            "idle_gaps": len(idle), "idle_s": sum(idle), "first": times[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--directories", type=int, default=300)
@@ -126,6 +158,7 @@ def main() -> None:
         sites = load_sites(cluster.sites_paths, {"FARM_PORT": str(info["port"])})
         rate = parse_rate(sites, args.parse_sample)
         client = redis_server.client()
+        farm_cpu0, redis_cpu0 = cpu_seconds(farm.pid), cpu_seconds(redis_server.pid)
         t0 = time.monotonic()
         runs = seed_sites(client, cluster, list(sites.values()))
         procs = start_workers(args.workers, redis_server.url, conf=str(conf), log_dir=str(tmp))
@@ -141,6 +174,8 @@ def main() -> None:
         final = wait_for_runs(frontier, list(runs.values()), timeout=args.timeout, poll=1.0, on_tick=tick)
         wall = time.monotonic() - t0
         peaks = rss.stop()
+        cpu = {"workers": sum(cpu_seconds(p.pid) for p in procs), "farm": cpu_seconds(farm.pid) - farm_cpu0,
+               "redis": cpu_seconds(redis_server.pid) - redis_cpu0}
         from collections import Counter
         import re as _re
 
@@ -154,6 +189,7 @@ def main() -> None:
         farm.terminate()
         farm.wait()
         redis_server.stop()
+    timeline = host_timeline(tmp / "requests.jsonl", args.interval, args.latency, since=t0)
 
     pages = [int(r.get("pages", 0)) for r in final.values()]
     items = sum(int(r.get("items", 0)) for r in final.values())
@@ -172,6 +208,15 @@ def main() -> None:
           f"over {rate['pages']} pages of {rate['mean_kb']:.0f} KB |")
     print(f"| parse rate, raw lxml.html.fromstring on the same bytes | {rate['raw']:,.0f} pages/s/process |")
     print(f"| median pages per site | {statistics.median(pages):.0f} |")
+    total = sum(pages)
+    print(f"| CPU per page: crawler processes / farm / redis-server | {cpu['workers'] / total * 1000:.1f} / "
+          f"{cpu['farm'] / total * 1000:.1f} / {cpu['redis'] / total * 1000:.1f} ms "
+          f"(of {2 * wall / total * 1000:.1f} ms of the 2 cores' time per page) |")
+    print(f"| busiest host `{timeline['host']}`: requests, first to last arrival (first after the start) | "
+          f"{timeline['requests']} in {timeline['span']:.0f} s ({timeline['first'] - t0:.1f} s) |")
+    print(f"| its gaps between arrivals: min / median / p95 / max | {timeline['min']:.3f} / {timeline['median']:.3f} / "
+          f"{timeline['p95']:.3f} / {timeline['max']:.3f} s |")
+    print(f"| its idle time beyond interval + latency + 50 ms | {timeline['idle_s']:.1f} s in {timeline['idle_gaps']} gaps |")
     for reason, count in reasons.most_common(5):
         print(f"| errors: {reason} | {count} |")
 

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="sites listen on this address + i instead of 127.0.1.x (e.g. 198.18.0.100)")
     parser.add_argument("--write-sites", metavar="DIR", help="also write this farm's site definitions (YAML) into DIR")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("--log-out", metavar="FILE",
+                        help="at stop, write the request log to FILE: one JSON line per request (host, arrival "
+                             "time by the kernel's receive timestamp, method, path)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
@@ -43,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         farm.stop()
+        if args.log_out:
+            with open(args.log_out, "w", encoding="utf-8") as out:
+                for host, arrived, method, target in farm.request_log():
+                    out.write(json.dumps([host, arrived, method, target], ensure_ascii=False) + "\n")
     return 0
 
 
