@@ -92,9 +92,9 @@ def main() -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(url + "healthz", timeout=5).read()
+                urllib.request.urlopen(f"{url}feeds/{tokens[0]}.rss", timeout=5).read()  # /healthz wants a whole cluster
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # not up yet (refused, reset, timed out)
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)

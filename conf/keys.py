@@ -62,8 +62,9 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("poison", "list", "crawlers.frontier", "last 1000 entries", "payloads refused (not JSON, not a request), never loaded"),
     KeySpec("counters", "hash", "crawlers.frontier", "forever (a few fields)", "cluster-wide counters (poisoned)"),
     # --- politeness -----------------------------------------------------------------------------
-    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after download_timeout + lease_seconds, renewed by its worker's heartbeat",
-            "the one request to a host in flight, cluster-wide (its token)"),
+    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after download_timeout + lease_seconds, renewed by its worker's heartbeat; "
+            "freed at once by the supervisor that saw its worker die (crawlers.reclaim)",
+            "the one request to a host in flight, cluster-wide (its token: the worker's name | a nonce)"),
     KeySpec("done", "hash", "crawlers.politeness", "one field per host", "host -> when its last request finished"),
     KeySpec("started", "hash", "crawlers.politeness", "one field per host",
             "host -> the recorded start of its last request (today its finish, see crawlers.politeness): the next starts interval later"),

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 from conf.keys import Keys
+from crawlers.queue import worker_name
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,12 @@ for i = 2, #ARGV, 2 do
 end
 return lost
 """
+
+
+def slot_token(worker: str, nonce: str) -> str:
+    """The token a worker's download handler holds a send slot under: the worker's name first, so that
+    the supervisor can free the slots of a worker it saw die (crawlers.reclaim)."""
+    return f"{worker}|{nonce}"
 
 
 class SendGate:
@@ -171,9 +178,10 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
     """
 
     async def download_request(self, request):
-        gate: SendGate = self._crawler.spider.send_gate
+        spider = self._crawler.spider
+        gate: SendGate = spider.send_gate
         host = urlsplit(request.url).netloc
-        token = secrets.token_hex(8)
+        token = slot_token(worker_name(spider.name), secrets.token_hex(8))  # named: reclaimable if we die
         while True:
             wait = gate.claim(host, token)
             if wait <= 0:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from conf.heartbeat import beat
 from conf.loader import load_cluster
@@ -128,7 +129,9 @@ class Supervisor:
     """N crawl workers on this PC: restarted when they die, all stopped on SIGTERM/SIGINT."""
 
     def __init__(self, count: int, redis_url: str, *, conf: str | None = None, concurrency: int = 16,
-                 exit_when_idle: bool = False, log_file: str | None = None):
+                 exit_when_idle: bool = False, log_file: str | None = None, on_death: Callable[[int], None] | None = None):
+        """`on_death(pid)`: called for a worker that died, before its replacement starts (crawlers.reclaim)."""
+        self.on_death = on_death
         self.args = worker_command(conf=conf, exit_when_idle=exit_when_idle, concurrency=concurrency)
         self.env = {**os.environ, "NUGO_REDIS_URL": redis_url}
         self.count, self.exit_when_idle, self.log_file = count, exit_when_idle, log_file
@@ -160,12 +163,21 @@ class Supervisor:
                 if self.exit_when_idle and code == 0:
                     self.procs[n] = None
                     continue
+                self._reclaim(proc.pid)
                 self._restart(n, code)
                 alive += 1
             if not alive:
                 break
         self.stop()
         return 0
+
+    def _reclaim(self, pid: int) -> None:
+        if self.on_death is None:
+            return
+        try:
+            self.on_death(pid)
+        except Exception as exc:  # Redis away: the slots and leases come back by expiry instead
+            logger.warning("작업자 %d의 작업을 바로 돌려놓지 못함 (%s) / could not reclaim worker %d: %s", pid, exc, pid, exc)
 
     def _restart(self, n: int, code: int) -> None:
         now = time.monotonic()

@@ -290,6 +290,54 @@ def test_nugo_worker_logs_to_its_terminal_and_sigterm_returns_every_lease_at_onc
         assert_matches_truth(kit, {"seoul-press"})
 
 
+def test_nugo_worker_reclaims_a_killed_workers_send_slot_and_leases_at_once(private_redis, tmp_path):
+    """A worker process killed with SIGKILL mid-download: its supervisor (`nugo worker`) frees the host's send
+    slot and returns the lease when it reaps it, instead of the host waiting out download_timeout +
+    lease_seconds (150 s here) and the request its 120 s lease; the crawl then completes with every post.
+    Guard: without the supervisor's reclaim the slot is still the dead worker's after 20 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    with Farm(seed=1) as farm:
+        farm.set_faults("seoul-press", latency=3.0)  # the request is in flight when the worker dies
+        kit = CrawlKit(tmp_path, farm, private_redis, lease_seconds=120)
+        kit.seed(["seoul-press"])
+        env = {**os.environ, "NUGO_REDIS_URL": private_redis.url, "NUGO_FARM_PORT": str(farm.port)}
+        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "--conf", str(kit.conf), "worker", "-n", "1",
+                                 "--log-file", str(tmp_path / "workers.log")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sending = kit.frontier.keys.sending
+        try:
+            deadline = time.monotonic() + 60
+            slots = []
+            while not slots and time.monotonic() < deadline:
+                slots = [k for k in kit.client.scan_iter(f"{sending}:*")]
+                time.sleep(0.05)
+            assert slots, "no download started"
+            (child,) = psutil.Process(proc.pid).children()
+            dead = f":{child.pid}:"
+            assert dead in kit.client.get(slots[0]).decode()
+            os.kill(child.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                holder = kit.client.get(slots[0])
+                if holder is None or dead not in holder.decode():
+                    break
+                time.sleep(0.1)
+            assert holder is None or dead not in holder.decode(), "the dead worker still holds the host"
+            farm.clear_faults()
+            kit.wait()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        assert "1 send slot(s) freed, 1 lease(s) returned" in out, out
+        assert_matches_truth(kit, {"seoul-press"})
+
+
 class Slowloris:
     """Half-open connections that send one more header line every second and never finish."""
 

@@ -111,3 +111,38 @@ def test_items_of_a_page_fetched_twice_are_put_on_the_stream_once(redis_client, 
     f.set_interval(HOST, 0)
     f.ack(f.lease("w"))                                            # the run ends: its digests go with it
     assert f.run(run)["status"] == "finished" and not redis_client.exists(f"{prefix}:run:{run}:emitted")
+
+
+def test_a_dead_workers_slots_and_leases_come_back_at_once_and_no_one_elses(redis_client, prefix):
+    """What the supervisor does when it reaps a dead worker (crawlers.reclaim): the dead worker's send
+    slot is freed with the host's last request counted as finished now (the next one waits an interval),
+    its lease is back at the front of the queue; a live worker's slot and lease stay. Without the reclaim
+    the slot would block the host for download_timeout + lease_seconds (asserted first, as the TTL)."""
+    from crawlers.politeness import slot_token
+    from crawlers.reclaim import dead_worker_name, reclaim
+    f = Frontier(redis_client, prefix, lease_seconds=60)
+    run = f.start_run("demo", SITE, kind="board")
+    other = "127.0.1.10:8123"
+    f.set_interval(HOST, 1.0)
+    f.set_interval(other, 1.0)
+    f.push(run, req("/a"))
+    f.push(run, {**req("/b"), "url": f"http://{other}/b"})
+    dead, alive = dead_worker_name(4242, "pc1"), dead_worker_name(4343, "pc1")
+    lease_dead, lease_alive = f.lease(dead), f.lease(alive)
+    assert lease_dead and lease_alive
+    gate = SendGate(redis_client, prefix, f, slot_seconds=45)
+    host_dead, host_alive = lease_dead.host, lease_alive.host
+    assert gate.claim(host_dead, slot_token(dead, "x1")) == 0 and gate.claim(host_alive, slot_token(alive, "y1")) == 0
+    slot = f"{f.keys.sending}:{host_dead}"
+    assert redis_client.pttl(slot) > 40_000                      # left alone, the host waits ~45 s
+    before = redis_now(redis_client)
+    assert reclaim(redis_client, prefix, dead) == (1, 1)
+    assert redis_client.get(slot) is None                         # freed now
+    assert redis_client.get(f"{f.keys.sending}:{host_alive}") is not None  # the live worker's stays
+    assert field(redis_client, f.keys.done, host_dead) >= before  # counted as finished now
+    assert f.in_flight() == 1                                     # only the live worker's lease
+    assert gate.claim(host_dead, slot_token(alive, "y2")) > 0.5   # an interval after the reclaim, not before
+    wait_redis_time(redis_client, before + 1.05)
+    again = f.lease(alive)
+    assert again and again.host == host_dead and again.request["url"] == lease_dead.request["url"]
+    assert reclaim(redis_client, prefix, dead) == (0, 0)          # twice is harmless

@@ -162,8 +162,18 @@ def cmd_worker(args) -> int:
 
     cluster = load_cluster(args.conf)
     url = redis_url(cluster)
+
+    def on_death(pid: int) -> None:  # the dead worker's send slots and leases back now, not by expiry
+        from conf.connection import connect
+        from crawlers.reclaim import dead_worker_name, reclaim
+        client = connect(url)
+        try:
+            reclaim(client, cluster.key_prefix, dead_worker_name(pid))
+        finally:
+            client.close()
+
     supervisor = Supervisor(args.n, url, conf=args.conf, concurrency=args.concurrency,
-                            exit_when_idle=args.exit_when_idle, log_file=args.log_file).start()
+                            exit_when_idle=args.exit_when_idle, log_file=args.log_file, on_death=on_death).start()
     where = f", 기록: {args.log_file}" if args.log_file else ""
     print(f"크롤 작업자 {args.n}개 시작 (pid {', '.join(map(str, supervisor.pids()))}{where}). "
           "Ctrl+C 또는 SIGTERM으로 멈추면 하던 작업은 바로 큐로 돌아갑니다.", flush=True)
