@@ -94,6 +94,7 @@ class PostRecords:
             writer.cancel()
             raise
         writer.commit()
+        self.store.sync(POST_RECORDS)
         self.last_block = number
         return number
 

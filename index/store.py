@@ -19,6 +19,7 @@ arrive one by one, are replaced by id and are searched from append-only segments
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,24 @@ class Store:
 
     def open(self, name: str):
         return self.storage.open_index(indexname=name)
+
+    def sync(self, name: str) -> None:
+        """Make the last commit of the Whoosh index `name` durable: Whoosh writes its files without fsync,
+        and the writer acknowledges stream entries after a commit (a power cut must not lose acked rows)."""
+        folder = self.paths.whoosh
+        for entry in os.scandir(folder):
+            if entry.is_file() and (entry.name.startswith(f"{name}_") or entry.name.startswith(f"_{name}_")) \
+                    and not entry.name.endswith("WRITELOCK"):
+                fd = os.open(entry.path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def acquire_writer(self, wait: float = 0.0) -> None:
         """Take the single-writer lock, waiting up to `wait` seconds, or raise IndexerBusy."""

@@ -81,6 +81,7 @@ class _Batch:
             for doc in self.staff.values():
                 writer.add_document(**doc)
             writer.commit()
+            self.store.sync(STAFF)
             self.staff.clear()
         if self.post_items:
             self._commit_posts()
