@@ -22,9 +22,13 @@ logger = logging.getLogger(__name__)
 RUNTIME_META = {"lease", "download_slot", "download_latency", "download_timeout", "nugo_delay"}
 
 
-def worker_name(spider_name: str) -> str:
-    """The name a worker process leases under (host:pid:spider); its leases are returned under it."""
-    return f"{socket.gethostname()}:{os.getpid()}:{spider_name}"
+SPIDER_NAME = "nugo"  # the crawl spider's name (crawlers.spider.NugoSpider.name)
+
+
+def worker_name(spider_name: str = SPIDER_NAME, *, pid: int | None = None, host: str | None = None) -> str:
+    """The name a worker process leases under (host:pid:spider); its leases are returned under it. With
+    `pid` (and `host`): the name of that process, as its supervisor frees what a dead one held."""
+    return f"{host or socket.gethostname()}:{os.getpid() if pid is None else pid}:{spider_name}"
 
 
 def jsonable_meta(meta: dict) -> dict:

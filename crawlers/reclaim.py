@@ -13,23 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 
-from crawlers.frontier import Frontier
+from crawlers.frontier import Frontier, _s
 from crawlers.politeness import SendGate, slot_token
 
 logger = logging.getLogger(__name__)
 
-SPIDER_NAME = "nugo"  # crawlers.spider.NugoSpider.name: a worker leases as host:pid:name (crawlers.queue.worker_name)
-
-
-def dead_worker_name(pid: int, host: str | None = None) -> str:
-    return f"{host or socket.gethostname()}:{pid}:{SPIDER_NAME}"
-
 
 def reclaim(client, prefix: str, worker: str) -> tuple[int, int]:
-    """Free the send slots and return the leases of `worker`, a process known to be dead; returns
-    (slots freed, leases returned)."""
+    """Free the send slots and return the leases of `worker` (crawlers.queue.worker_name of its pid), a
+    process known to be dead; returns (slots freed, leases returned)."""
     frontier = Frontier(client, prefix)
     gate = SendGate(client, prefix, frontier)
     keys = frontier.keys
@@ -44,7 +37,8 @@ def reclaim(client, prefix: str, worker: str) -> tuple[int, int]:
             hosts.add(host)
     freed = 0
     for host in sorted(hosts):
-        token = _s(client.get(f"{keys.sending}:{host}"))
+        held = client.get(f"{keys.sending}:{host}")
+        token = _s(held) if held is not None else ""
         if token and token.startswith(slot_token(worker, "")):  # still the dead worker's (not expired, not retaken)
             gate.release(host, token)
             freed += 1
@@ -53,7 +47,3 @@ def reclaim(client, prefix: str, worker: str) -> tuple[int, int]:
         logger.warning("작업자 %s 종료: 보내기 슬롯 %d개, 작업 %d개를 바로 돌려놓음 / dead worker %s: %d send slot(s) "
                        "freed, %d lease(s) returned", worker, freed, returned, worker, freed, returned)
     return freed, returned
-
-
-def _s(value) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")

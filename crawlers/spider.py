@@ -25,7 +25,7 @@ from crawlers.lease_keeper import LeaseKeeper
 from crawlers.retry_after import retry_after_seconds
 from crawlers.links import LinkPolicy
 from crawlers.politeness import SendGate
-from crawlers.queue import original_request, worker_name
+from crawlers.queue import SPIDER_NAME, original_request, worker_name
 from crawlers.robots import RobotsCache
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def validators_key(prefix: str, site_id: str) -> str:
 class FrontierSpider(scrapy.Spider):
     """Fetches whatever the frontier leases, for any site, and acknowledges it when done."""
 
-    name = "nugo"
+    name = SPIDER_NAME
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -91,7 +91,9 @@ def rebuild_posts(store: Store, records: PostRecords, progress: Callable[[str], 
 def apply_unreflected(records: PostRecords, posts: PostStore) -> int:
     """Bring the segments up to the records: the posts of the blocks after the segments' last one (a
     block committed just before a crash or a failed segment commit) whose segment version differs are
-    written, in one segment commit; returns how many."""
+    written, in one segment commit; returns how many (nothing to do when the segments reflect the last block)."""
+    if posts.records_block == records.last_block:
+        return 0
     newer = records.latest(after=posts.records_block)
     held = posts.lookup(list(newer))
     changed = [stored_post(r.row, r.first_seen_us, r.seq) for post_id, r in newer.items()
@@ -118,8 +120,7 @@ def open_caches(store: Store, state: LiveState, records: PostRecords) -> PostSto
         if not (store.paths.posts / MANIFEST).exists() and not records.empty():
             reason = "no post segments"
     if reason is None:
-        if posts.records_block != records.last_block:
-            apply_unreflected(records, posts)
+        apply_unreflected(records, posts)
         return posts
     logger.warning("post segments are rebuilt from the store of record (%s)", reason)
     return rebuild_posts(store, records)

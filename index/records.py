@@ -75,8 +75,11 @@ class PostRecords:
         self.store = store
         self.ix = store.open(POST_RECORDS)
         self._convert_old(store)
+        self.last_block = self._newest_block()
+
+    def _newest_block(self) -> int:
         with self.ix.reader() as reader:
-            self.last_block = max((int(t) for t in reader.lexicon("block")), default=0)
+            return max((int(t) for t in reader.lexicon("block")), default=0)
 
     def empty(self) -> bool:
         return self.last_block == 0
@@ -139,9 +142,7 @@ class PostRecords:
         if not whoosh_index.exists_in(folder, indexname=OLD_POST_RECORDS):
             return
         old = store.storage.open_index(OLD_POST_RECORDS)
-        with self.ix.reader() as reader:
-            done = any(True for _ in reader.lexicon("block"))
-        if not done:
+        if not self._newest_block():  # not converted yet (a crash may have come before the old files went)
             posts = []
             with old.searcher() as searcher:
                 for stored in searcher.all_stored_fields():
@@ -153,6 +154,7 @@ class PostRecords:
             for n, start in enumerate(range(0, len(posts), 2000), 1):
                 writer.add_document(block=_BLOCK.format(n), posts=_pack(posts[start:start + 2000]))
             writer.commit()
+            store.sync(POST_RECORDS)
             logger.warning("post records of the first format converted: %d posts in %d blocks",
                            len(posts), -(-len(posts) // 2000))
         old.close()

@@ -90,8 +90,7 @@ class _Batch:
         """Records first (one block), then segments. The segments reflect every block (see
         index.records), so a post is looked up in them: a re-delivered post keeps its first_seen; an
         unchanged one (only its run id differs) is not written again."""
-        if self.posts.records_block != self.records.last_block:
-            apply_unreflected(self.records, self.posts)
+        apply_unreflected(self.records, self.posts)
         ids = list(self.post_items)
         held_by_id = self.posts.lookup(ids)
         changed, replaced, rows = [], [], []

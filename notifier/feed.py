@@ -134,7 +134,7 @@ def http_date(stamp: dt.datetime) -> str:
     return email.utils.format_datetime(stamp.astimezone(dt.timezone.utc).replace(microsecond=0), usegmt=True)
 
 
-def feed_headers(body: bytes, kind: str, last_modified: dt.datetime | None, tag: str | None = None) -> dict[str, str]:
+def feed_headers(body: bytes | None, kind: str, last_modified: dt.datetime | None, tag: str | None = None) -> dict[str, str]:
     """Content type, ETag (`tag`, or the hash of `body`), Cache-Control and Last-Modified of a feed."""
     headers = {"Content-Type": KINDS[kind], "ETag": tag or etag(body), "Cache-Control": f"max-age={TTL_MINUTES * 60 // 2}"}
     if last_modified is not None:

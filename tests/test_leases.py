@@ -119,7 +119,8 @@ def test_a_dead_workers_slots_and_leases_come_back_at_once_and_no_one_elses(redi
     its lease is back at the front of the queue; a live worker's slot and lease stay. Without the reclaim
     the slot would block the host for download_timeout + lease_seconds (asserted first, as the TTL)."""
     from crawlers.politeness import slot_token
-    from crawlers.reclaim import dead_worker_name, reclaim
+    from crawlers.queue import worker_name
+    from crawlers.reclaim import reclaim
     f = Frontier(redis_client, prefix, lease_seconds=60)
     run = f.start_run("demo", SITE, kind="board")
     other = "127.0.1.10:8123"
@@ -127,7 +128,7 @@ def test_a_dead_workers_slots_and_leases_come_back_at_once_and_no_one_elses(redi
     f.set_interval(other, 1.0)
     f.push(run, req("/a"))
     f.push(run, {**req("/b"), "url": f"http://{other}/b"})
-    dead, alive = dead_worker_name(4242, "pc1"), dead_worker_name(4343, "pc1")
+    dead, alive = worker_name(pid=4242, host="pc1"), worker_name(pid=4343, host="pc1")
     lease_dead, lease_alive = f.lease(dead), f.lease(alive)
     assert lease_dead and lease_alive
     gate = SendGate(redis_client, prefix, f, slot_seconds=45)

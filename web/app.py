@@ -22,7 +22,7 @@ from conf.yamlsource import ConfigError
 from index.results import Results
 from conf.connection import is_transient
 from conf.defaults import KEY_PREFIX
-from notifier.feed import feed_headers, http_date, not_modified, render_feed, state_etag
+from notifier.feed import feed_headers, not_modified, render_feed, state_etag
 from notifier.text import from_epoch
 from notifier.store import AlertStore
 from notifier.subscription import SubscriptionSet
@@ -294,10 +294,9 @@ class WebApp:
             self_url = f"{self.root}/feeds/{token}" + (f"/{quote(topic, safe='')}" if topic else "") + f".{kind}"
             tag = state_etag(official, kind, version, topic=topic, base_url=self.root + "/", self_url=self_url)
             modified = _stamp(version[1])
+            headers = feed_headers(None, kind, modified, tag)
             if not_modified(request.headers, tag, modified):  # answered before the alerts are read or rendered
-                kept = [("ETag", tag), ("Cache-Control", feed_headers(b"", kind, None, tag)["Cache-Control"])]
-                if modified is not None:
-                    kept.append(("Last-Modified", http_date(modified)))
+                kept = [(k, v) for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")]
                 return 304, kept + COMMON_HEADERS, b""
             alerts = store.alerts(official.id, topic=topic, limit=FEED_LIMIT)
         except (redis.RedisError, OSError, ConfigError) as exc:
@@ -306,7 +305,6 @@ class WebApp:
             logger.error("feed %s… unavailable: %s", token[:4], exc)  # never the whole token
             return text(503, "피드를 잠시 제공할 수 없습니다. 잠시 뒤 다시 시도해 주세요.\n", [("Retry-After", "60")])
         body = render_feed(official, alerts, kind, base_url=self.root + "/", topic=topic, self_url=self_url)
-        headers = feed_headers(body, kind, modified, tag)
         return 200, list(headers.items()) + COMMON_HEADERS, body
 
     def feed_sources(self) -> tuple[redis.Redis, SubscriptionSet]:

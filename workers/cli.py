@@ -165,10 +165,11 @@ def cmd_worker(args) -> int:
 
     def on_death(pid: int) -> None:  # the dead worker's send slots and leases back now, not by expiry
         from conf.connection import connect
-        from crawlers.reclaim import dead_worker_name, reclaim
+        from crawlers.queue import worker_name
+        from crawlers.reclaim import reclaim
         client = connect(url)
         try:
-            reclaim(client, cluster.key_prefix, dead_worker_name(pid))
+            reclaim(client, cluster.key_prefix, worker_name(pid=pid))
         finally:
             client.close()
 
