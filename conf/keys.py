@@ -62,7 +62,7 @@ TABLE: tuple[KeySpec, ...] = (
     KeySpec("poison", "list", "crawlers.frontier", "last 1000 entries", "payloads refused (not JSON, not a request), never loaded"),
     KeySpec("counters", "hash", "crawlers.frontier", "forever (a few fields)", "cluster-wide counters (poisoned)"),
     # --- politeness -----------------------------------------------------------------------------
-    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after download_timeout + lease_seconds, renewed by its worker's heartbeat; "
+    KeySpec("sending:{host}", "string", "crawlers.politeness", "expires after download_timeout + 30 s (crawlers.politeness.slot_seconds), renewed by its worker's heartbeat; "
             "freed at once by the supervisor that saw its worker die (crawlers.reclaim)",
             "the one request to a host in flight, cluster-wide (its token: the worker's name | a nonce)"),
     KeySpec("done", "hash", "crawlers.politeness", "one field per host", "host -> when its last request finished"),

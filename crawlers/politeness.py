@@ -6,13 +6,16 @@ to a host may start only when no other request to that host is in flight anywher
 not before `max(previous start + interval, previous finish)`. The download handler records every start
 at its request's finish (see `PoliteDownloadHandler` for why), so today the rule is "interval after the
 previous finish": measured at the site, consecutive arrivals are at least `interval` apart. robots.txt,
-fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (the download timeout plus
-the lease time) and is renewed by the worker's heartbeat while its download runs (`renew`), so a slow download
-keeps its host to itself. A slot must not expire while its holder may still put bytes on the wire: a worker
-frozen (SIGSTOP, swap) or cut off from the LAN after its request was written sends it when it wakes or the
-link is back, until its download timeout aborts the connection. With slots as short as the leases, the
-multi-host test saw two requests to a host 3 ms apart after such a cut. A worker killed with `kill -9` (its
-sockets closed by the kernel) therefore also keeps its hosts for that long; its leases come back sooner.
+fetched synchronously at seeding, starts at its finish. A slot lives `slot_seconds` (see `slot_seconds()`:
+the download timeout plus the pause tolerance) and is renewed by the worker's heartbeat while its download
+runs (`renew`), so a slow download keeps its host to itself. A slot must not expire while its holder may
+still put bytes on the wire: a worker frozen (SIGSTOP, swap) or cut off from the LAN after it claimed a slot
+writes its request when it wakes or the link is back, until its download timeout aborts the connection.
+With slots as short as the leases, the multi-host test saw two requests to a host 3 ms apart after such a
+cut, and with download_timeout + lease_seconds (10 s there) 11 ms apart after a 15 s freeze. So a pause of
+up to `PAUSE_TOLERANCE` seconds is covered; a longer one (a PC suspended) is not, and the heartbeat logs
+the lost slots when the worker wakes. A worker that dies is reaped by its supervisor, which frees its slots
+at once (crawlers.reclaim); only a whole PC that goes away keeps its hosts for the slot's lifetime.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 INTERVAL_CACHE_SECONDS = 5.0
 BUSY_POLL = 0.02  # seconds between two looks at a slot held by another request
 AT_FINISH = 1e9   # a `sent_after` beyond any download: the start is recorded at the release, in Redis time
+PAUSE_TOLERANCE = 30.0  # seconds a worker may be frozen or cut off mid-request without a site seeing two at once
 
 CLAIM = """
 local t = redis.call('TIME')
@@ -88,6 +92,12 @@ for i = 2, #ARGV, 2 do
 end
 return lost
 """
+
+
+def slot_seconds(download_timeout: float, lease_seconds: float = 0.0) -> float:
+    """How long a send slot lives unrenewed: its download may still be written to the wire after a pause of up
+    to PAUSE_TOLERANCE (or a lease's time, if longer), and runs until the download timeout at most."""
+    return download_timeout + max(lease_seconds, PAUSE_TOLERANCE)
 
 
 def slot_token(worker: str, nonce: str) -> str:

@@ -2,7 +2,7 @@
 
 A worker that dies (SIGKILL, a crash, the memory cap) holds, for each request it had in flight, a
 lease (returned by the reaper when it is not renewed, after lease_seconds) and a host's send slot
-(which expires after download_timeout + lease_seconds, since a frozen worker may still send). When the
+(which expires after download_timeout + the pause tolerance, since a frozen worker may still send). When the
 supervisor on the worker's own PC has reaped the process, it cannot send anything any more, so both
 can be returned now: the slot is freed with the host's last request counted as finished now (the next
 request to the host starts an interval later, as after any response), and the leases go back to the

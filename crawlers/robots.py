@@ -44,10 +44,10 @@ def fetch_robots_politely(client, prefix: str, frontier, scheme: str, host: str,
     while another request to the host is in flight, not sooner than its interval after the last one; the
     next request waits its interval after this one (`interval_after(text)` sets that interval first, so a
     Crawl-delay already applies to the first page)."""
-    from crawlers.politeness import SendGate
+    from crawlers.politeness import SendGate, slot_seconds
 
     token = secrets.token_hex(8)
-    slot = timeout + 30
+    slot = slot_seconds(timeout)
     gate = SendGate(client, prefix, frontier, slot_seconds=slot)
     deadline = time.monotonic() + max_wait
     while True:

@@ -24,7 +24,7 @@ from crawlers.frontier import Frontier, fingerprint
 from crawlers.lease_keeper import LeaseKeeper
 from crawlers.retry_after import retry_after_seconds
 from crawlers.links import LinkPolicy
-from crawlers.politeness import SendGate
+from crawlers.politeness import SendGate, slot_seconds
 from crawlers.queue import SPIDER_NAME, original_request, worker_name
 from crawlers.robots import RobotsCache
 
@@ -68,7 +68,7 @@ class FrontierSpider(scrapy.Spider):
         spider.retries = settings.getint("NUGO_RETRIES", 3)
         spider.exit_when_idle = settings.getbool("NUGO_EXIT_WHEN_IDLE", False)
         spider.send_gate = SendGate(spider.client, spider.prefix, spider.frontier,
-                                    slot_seconds=settings.getfloat("DOWNLOAD_TIMEOUT", 30) + lease_seconds)
+                                    slot_seconds=slot_seconds(settings.getfloat("DOWNLOAD_TIMEOUT", 30), lease_seconds))
         spider.lease_keeper = LeaseKeeper(spider.frontier, spider.send_gate, worker_name(spider.name),
                                           lease_seconds=lease_seconds,
                                           renew_seconds=settings.getfloat("NUGO_LEASE_RENEW_SECONDS", 0) or None,

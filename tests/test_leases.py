@@ -117,7 +117,7 @@ def test_a_dead_workers_slots_and_leases_come_back_at_once_and_no_one_elses(redi
     """What the supervisor does when it reaps a dead worker (crawlers.reclaim): the dead worker's send
     slot is freed with the host's last request counted as finished now (the next one waits an interval),
     its lease is back at the front of the queue; a live worker's slot and lease stay. Without the reclaim
-    the slot would block the host for download_timeout + lease_seconds (asserted first, as the TTL)."""
+    the slot would block the host for its lifetime, download_timeout + 30 s (asserted first, as the TTL)."""
     from crawlers.politeness import slot_token
     from crawlers.queue import worker_name
     from crawlers.reclaim import reclaim

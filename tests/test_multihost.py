@@ -27,6 +27,7 @@ import redis
 from conf.acl import ROLES, render_acl
 from farm import Farm
 from crawlers.frontier import Frontier
+from crawlers.politeness import PAUSE_TOLERANCE
 from index.stream import GROUP
 from tests.crawlkit import TEST_INTERVAL, post_key, staff_key, truth
 from tests.netns import Network, sweep, unavailable_reason
@@ -38,7 +39,7 @@ HEAD = "198.18.0.1"
 WORKERS = {"w1": "198.18.0.11", "w2": "198.18.0.12", "w3": "198.18.0.13", "w4": "198.18.0.14"}
 FARM_BASE = "198.18.0.100"
 LEASE_SECONDS = 5
-DOWNLOAD_TIMEOUT = 5        # a send slot lives download_timeout + 30 s: a frozen host thaws before that
+DOWNLOAD_TIMEOUT = 5        # a send slot lives download_timeout + PAUSE_TOLERANCE: the frozen host thaws before that
 INTERVAL = 2 * TEST_INTERVAL  # 0.1 s per site: the crawl lasts long enough for both faults on a fast machine
 JITTER_MARGIN = 0.002       # seconds of slack on the farm's kernel timestamps (clock conversion), stated in the report
 PREFIX = "nugo"
@@ -196,15 +197,19 @@ class Cluster:
         self.events.append(f"w1 link down {time.monotonic() - cut_at:.1f} s ({held} leases held at the cut)")
 
         # 2. w2 freezes (SIGSTOP of all its processes) past the lease time while it holds leases, then resumes
-        #    (before its send slots' time-to-live, download_timeout + 30 s, runs out).
+        #    before its send slots' time-to-live (download_timeout + PAUSE_TOLERANCE) runs out, but after
+        #    download_timeout + lease_seconds: slots that lived that long let two requests reach a site 11 ms
+        #    apart (a request w2 had claimed but not yet written went out at the thaw).
         mark = self.pages(client)
         wait_until(lambda: self.pages(client) >= mark + 50, 60, "progress after the link came back", state=state)
         before, frozen_at = self.expired(client), time.monotonic()
         held = self.while_holding_leases(client, "w2", self.net.freeze, self.net.thaw)
         stopped = self.net.pids("w2")
-        wait_until(lambda: self.expired(client) > before and time.monotonic() - frozen_at > LEASE_SECONDS + 2, 25,
+        wait_until(lambda: self.expired(client) > before
+                   and time.monotonic() - frozen_at > DOWNLOAD_TIMEOUT + LEASE_SECONDS + 3, 30,
                    "w2's leases to expire while it is frozen", state=state)
         self.net.thaw("w2")
+        assert time.monotonic() - frozen_at < PAUSE_TOLERANCE, "the freeze outlasted what the send slots cover"
         self.events.append(f"w2 frozen {time.monotonic() - frozen_at:.1f} s ({len(stopped)} processes, {held} leases held)")
 
         wait_until(lambda: self.running(client) == 0, 420, "every run to finish", poll=0.5, state=state)
