@@ -51,8 +51,13 @@ def test_scheduled_runs_start_on_time_finish_and_show_in_status(farm, private_re
         assert on_schedule
         for run in runs:
             assert run["slot"] and run["run_id"] == f"{site}-{run['slot']}-s"
+        # Each run starts after its own slot and before the next one (board every 10 s, directory every 20 s):
+        # a scheduler that fired early, in the wrong time zone or a slot late fails here. How late within the
+        # period is a matter of load (a busy CI machine once started three runs 5 s late at the same moment),
+        # so it is printed, not asserted; bench/ is where latency is measured.
+        period = 20 if site == "seoul" else 10
         lateness = [float(r["started_at"]) - slot_time(r["slot"]) for r in on_schedule]
-        assert all(0 <= late < 5 for late in lateness), f"{site}: started {lateness} s after their slots"
+        assert all(0 <= late < period for late in lateness), f"{site}: started {lateness} s after their slots"
         slots = [r["slot"] for r in runs]
         assert len(slots) == len(set(slots))  # one run per slot
         print(f"{site}: {len(runs)} runs, started {[round(x, 2) for x in lateness]} s after their slots")
