@@ -1,6 +1,6 @@
 """Benchmark the reverse matcher against one query per topic: new posts against realistic subscriptions.
 
-Run: python bench/bench_match.py [--posts 1000] [--scales 10000 100000 1000000] [--sample 2000] [--seed 7]
+Run: python bench/bench_match.py [--posts 1000] [--scales 10000 100000 1000000] [--sample 2000] [--learn 1000] [--seed 7]
 
 Posts are tests.synthetic.post_items (press-release-like, title ~30 and body 300-800 characters).
 Subscriptions are built from the policy vocabulary of those posts and of the farm (tests.synthetic
@@ -14,7 +14,10 @@ sentences are templates filled with those nouns), a briefing denser than any rea
 read back by notifier.subscription.load_subscriptions, which must give the same objects; the rest
 are built as that loader builds them (Topic, parse_query; equal query texts share one parsed Query).
 
-For each scale: the real notifier.match.Matcher is built and matches the posts; the baseline is
+For each scale: the real notifier.match.Matcher is built and matches the posts twice over: cold (a new
+matcher that has seen no post, anchoring each topic on its longest terms; one run) and learned (a new
+matcher that first learned the term frequencies of `--learn` earlier posts of another seed, as a running
+notifier has; fastest of `--repeat` runs), with the candidate checks per post of each; the baseline is
 "one query per topic over the new posts" (Topic.accepts and Query.matched_terms on each post, the
 brute force of tests/test_notifier.py), timed on a sample of topics and extrapolated linearly to
 all topics; the matcher's result on the sampled topics must equal the baseline's, or the bench fails.
@@ -239,12 +242,40 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
-def bench_scale(posts: list[dict], subs: list[Subscription], sample: int, seed: int, repeat: int) -> dict:
+def candidates_per_post(matcher, posts: list[dict]) -> float:
+    """Mean number of distinct checks a post makes candidates (those whose anchor it hits)."""
+    total = 0
+    for post in posts:
+        chosen: set[int] = set()
+        for n in matcher.hits(post):
+            chosen.update(matcher.anchors.get(n, ()))
+        total += len(chosen)
+    return total / max(1, len(posts))
+
+
+def bench_scale(posts: list[dict], subs: list[Subscription], sample: int, seed: int, repeat: int,
+                earlier: list[dict]) -> dict:
     from notifier.match import Matcher
 
     started = time.perf_counter()
     matcher = Matcher(subs)
     built = time.perf_counter() - started
+    # cold: a matcher that has seen no post anchors each check on its longest terms
+    cold_candidates = candidates_per_post(matcher, posts[:200])
+    gc.collect()
+    started = time.perf_counter()
+    matcher.match(posts)
+    cold = time.perf_counter() - started
+    # learned: what a running notifier knows, the term frequencies of earlier posts (another seed); a fresh
+    # matcher, since the cold one re-anchored on these very posts at the end of its batch
+    del matcher
+    gc.collect()
+    fresh = Matcher(subs)
+    started = time.perf_counter()
+    fresh.learn(earlier)
+    learned = time.perf_counter() - started
+    matcher = fresh
+    warm_candidates = candidates_per_post(matcher, posts[:200])
     best = None
     for _ in range(repeat):
         gc.collect()
@@ -274,7 +305,9 @@ def bench_scale(posts: list[dict], subs: list[Subscription], sample: int, seed: 
            "terms": len(matcher.terms), "build": built, "match": took, "scan": scanned, "cpu": cpu, "rate": len(posts) / took,
            "matches": len(matches), "match_rate": len(matches) / took, "per_post": len(matches) / len(posts),
            "sampled": len(chosen), "sample_time": prepared + evaluated, "sample_matches": len(expected),
-           "baseline": extrapolated, "ratio": extrapolated / took, "rss": rss_gb()}
+           "baseline": extrapolated, "ratio": extrapolated / took, "rss": rss_gb(),
+           "cold_rate": len(posts) / cold, "learn": learned, "learned_posts": len(earlier),
+           "cold_candidates": cold_candidates, "warm_candidates": warm_candidates}
     row["density"] = 100 * row["per_post"] / row["topics"]
     del matcher, matches
     return row
@@ -287,10 +320,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="numbers of subscriptions (officials)")
     parser.add_argument("--sample", type=int, default=2000, help="topics evaluated by the baseline per scale")
     parser.add_argument("--repeat", type=int, default=3, help="match runs per scale (the fastest is reported)")
+    parser.add_argument("--learn", type=int, default=1000,
+                        help="earlier posts (another seed) whose term frequencies the matcher learns first")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     posts = post_items(args.posts, seed=args.seed)
+    earlier = [{**p, "id": f"earlier-{p['id']}"} for p in post_items(args.learn, seed=args.seed + 1000)]
     mix = SubscriptionMix(args.seed)
     subs: list[Subscription] = []
     rows, notes = [], []
@@ -303,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
             notes.append(f"- Loading path: the first {checked:,} officials, written as one subscriptions YAML "
                          "(the loader's 1 MB limit), read back by `load_subscriptions` equal the generated objects.")
         pop = popularity(subs)
-        row = bench_scale(posts, subs, args.sample, args.seed, args.repeat)
+        row = bench_scale(posts, subs, args.sample, args.seed, args.repeat, earlier)
         row.update(pop=pop, generated=generated)
         rows.append(row)
         print(f"# {scale:,} subscriptions done (generated in {generated:.1f} s, peak RSS {row['rss']:.2f} GB)",
@@ -311,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"Command: `{' '.join(['python3', 'bench/bench_match.py', *argv])}`")
     print(f"({args.posts:,} new posts from tests.synthetic.post_items; Python {sys.version.split()[0]}; "
-          f"matcher: fastest of {args.repeat} runs)\n")
+          f"matcher: fastest of {args.repeat} runs after learning the term frequencies of {args.learn:,} earlier posts)\n")
     print("| subscriptions | topics | distinct checks | build (s) | match (s) | match CPU (s) | posts/s | matches "
           "| of which scan (s) | matches/s | topics matched per post | density | one query per topic (s) | speed-up | peak RSS (GB) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -319,6 +355,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {r['subs']:,} | {r['topics']:,} | {r['checks']:,} | {r['build']:.2f} | {r['match']:.3f} "
               f"| {r['cpu']:.3f} | {r['rate']:,.0f} | {r['matches']:,} | {r['scan']:.3f} | {r['match_rate']:,.0f} | {r['per_post']:,.1f} "
               f"| {r['density']:.3f} % | {r['baseline']:,.0f} | {r['ratio']:,.0f}x | {r['rss']:.1f} |")
+    print("\n| subscriptions | cold matcher: posts/s | candidate checks per post | learning (s) "
+          "| learned: posts/s | candidate checks per post | matched checks per post |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['subs']:,} | {r['cold_rate']:,.0f} | {r['cold_candidates']:,.0f} | {r['learn']:.2f} "
+              f"| {r['rate']:,.0f} | {r['warm_candidates']:,.0f} | {r['per_post']:,.1f} |")
     print("\n| subscriptions | distinct terms | most shared terms (officials) | officials per term, median "
           "| terms with ≤ 5 officials | terms with ≥ 1,000 officials |")
     print("|---:|---:|---|---:|---:|---:|")

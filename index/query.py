@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.text import clean, fold
+from index.text import clean_fold
 
 FIELD_NAMES = {"제목": "title", "title": "title", "본문": "body", "내용": "body", "body": "body", "부서": "department",
                "담당부서": "department", "dept": "department", "department": "department"}
@@ -38,7 +38,7 @@ class QuerySyntaxError(ValueError):
 
 def normalize(text: str | None) -> str:
     """The searchable form: NFC, lower case, no spaces or control characters."""
-    return fold(clean(text)) if text else ""
+    return clean_fold(text) if text else ""
 
 
 @dataclass(frozen=True)

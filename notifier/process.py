@@ -55,8 +55,8 @@ class Notifier:
     def matcher(self) -> Matcher:
         """The Matcher of the current version of the subscriptions, built once per version."""
         version = self._version()
-        if self._matcher is None or self._matcher[0] != version:
-            self._matcher = (version, Matcher(self.current()))
+        if self._matcher is None or self._matcher[0] != version:  # what the old one learned of the posts carries over
+            self._matcher = (version, Matcher(self.current(), stats=self._matcher[1].stats() if self._matcher else None))
         return self._matcher[1]
 
     def ensure_registered(self, client: redis.Redis) -> None:

@@ -234,6 +234,30 @@ def test_matcher_equals_brute_force_on_generated_data():
                 "filter": lambda t: bool(t.sites or t.regions or t.board_kinds)}
     for name, has in features.items():  # the generated data exercises every feature
         assert sum(1 for m in slow if has(topics[m[0], m[1]])) > 50, name
+    # anchored on the groups that occurred least in posts seen (learned, then carried to a new matcher):
+    # the anchors move, the answers do not (a check left out of the new anchor index would be missed)
+    learned = Matcher(subs)
+    before = {i: c.anchor for i, c in enumerate(learned.checks)}
+    learned.learn(posts[:700])
+    moved = sum(1 for i, c in enumerate(learned.checks) if c.anchor != before[i])
+    assert moved > 20
+    assert set(learned.match(posts)) == slow
+    assert set(Matcher(subs, stats=learned.stats()).match(posts)) == slow
+
+
+def test_the_matcher_anchors_on_the_rarer_group_once_it_has_seen_posts():
+    """A long noun that is in every post must not make every "keyword AND noun" topic a candidate."""
+    from notifier.match import FIRST_REANCHOR
+    subs = [Subscription("o1", "관리자", (Topic("t", parse_query("드론 사회적경제기업")),))]
+    matcher = Matcher(subs)
+    anchor_text = lambda m: [m.terms[n] for n, _ in m.checks[0].anchor]  # noqa: E731
+    assert anchor_text(matcher) == ["사회적경제기업"]           # before any post: the longest term
+    common = [{"id": f"p{i}", "title": "사회적경제기업 지원", "body": "안내"} for i in range(FIRST_REANCHOR)]
+    assert matcher.match(common) == []                          # a batch end past 100 posts re-anchors
+    assert anchor_text(matcher) == ["드론"]
+    hit = {"id": "x", "title": "드론 사회적경제기업", "body": ""}
+    assert [m.post_id for m in matcher.match([hit])] == ["x"]
+    assert matcher.stats().counts == {"사회적경제기업": FIRST_REANCHOR + 1, "드론": 1}
 
 
 # --- alert store ----------------------------------------------------------
