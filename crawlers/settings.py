@@ -25,6 +25,10 @@ def scrapy_settings(cluster: Cluster, redis_url: str, *, exit_when_idle: bool = 
         "AUTOTHROTTLE_ENABLED": False,
         "ROBOTSTXT_OBEY": False,  # robots.txt is read once per run at seeding and applied before queueing
         "CONCURRENT_REQUESTS": concurrency,
+        # The spider yields nothing (records and requests leave through Redis), but Scrapy starts
+        # CONCURRENT_ITEMS asyncio tasks per response to process its output: at the default 100 they were
+        # the largest CPU cost of a worker (bench/bench_crawl.py, docs/BENCHMARKS.md "Crawl").
+        "CONCURRENT_ITEMS": 1,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         # Retries and redirects go back through the frontier, so they are polite and leased too.
         "RETRY_ENABLED": False,
