@@ -193,6 +193,7 @@ class Matcher:
         return out
 
     def match_post(self, post: dict) -> list[Match]:
+        self.seen += 1  # with the counts below: the frequencies re-anchoring uses
         hits = self.hits(post)
         if not hits:
             return []
@@ -247,7 +248,6 @@ class Matcher:
         out: list[Match] = []
         with _no_cyclic_gc():
             for post in posts:
-                self.seen += 1
                 out.extend(self.match_post(post))
             if self.seen >= self._next_anchoring:
                 self._reanchor()
