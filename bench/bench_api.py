@@ -253,11 +253,19 @@ def throughput(url: str, staff: list[tuple[str, dict]], posts: list[tuple[str, d
     return clients * len(jobs) / (time.perf_counter() - t0)
 
 
-def worker_memory_mb(proc: subprocess.Popen) -> list[tuple[float, float]]:
-    """(resident, private) MB of each gunicorn worker: resident counts the mapped index pages, which
-    the page cache shares between workers; private (USS) is the worker's own memory."""
+def worker_memory_mb(proc: subprocess.Popen) -> list[tuple[float, float, float]]:
+    """(resident, private, anonymous) MB of each gunicorn worker. Resident counts the mapped index
+    pages; private (USS) also counts mapped file pages that only this worker has touched so far
+    (shared through the page cache as soon as another process maps them); anonymous is the memory
+    the worker alone owns (heap: loaded staff view, caches), which nothing can share."""
+    def anonymous(pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                return next(int(line.split()[1]) for line in fh if line.startswith("Anonymous:")) / 1024
+        except (OSError, StopIteration):
+            return float("nan")
     try:
-        return [(c.memory_info().rss / 2**20, c.memory_full_info().uss / 2**20)
+        return [(c.memory_info().rss / 2**20, c.memory_full_info().uss / 2**20, anonymous(c.pid))
                 for c in psutil.Process(proc.pid).children()]
     except psutil.Error:
         return []
@@ -278,21 +286,31 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", help="data directory to keep (the index goes to KEEP/index)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: measure the index already in KEEP (same --staff/--posts/--seed) "
+                             "instead of building it again")
     args = parser.parse_args(argv)
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep")
     if args.small:
         args.staff, args.posts = 30_000, 100_000
 
     work = Path(tempfile.mkdtemp(prefix="nugo-bench-api-"))
     data_dir = Path(args.keep).resolve() if args.keep else work / "data"
     index_dir = data_dir / "index"
-    server = EmbeddedRedis(work / "redis").start()
     started = time.perf_counter()
-    try:
-        client = server.client()
-        timing = index_all(client, index_dir, args.staff, args.posts, args.batch, args.seed)
-        client.close()
-    finally:
-        server.stop()
+    if args.reuse:
+        if not (index_dir / "posts" / "manifest.json").exists():
+            parser.error(f"--reuse: no index in {index_dir}")
+        timing = reused_timing(args.staff, args.seed)
+    else:
+        server = EmbeddedRedis(work / "redis").start()
+        try:
+            client = server.client()
+            timing = index_all(client, index_dir, args.staff, args.posts, args.batch, args.seed)
+            client.close()
+        finally:
+            server.stop()
     index_s = time.perf_counter() - started
     sizes = {"Whoosh (store of record: staff rows and post records)": size_mb(index_dir / "whoosh"), "staff snapshots": size_mb(index_dir / "staff"),
              "post segments": size_mb(index_dir / "posts")}
@@ -316,17 +334,36 @@ def main(argv=None) -> int:
           + f" ({os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB)\n")
     print("| indexing (real writer, items XADDed to a private redis-server) | value |")
     print("|---|---|")
+    if args.reuse:
+        print("| (index reused from --keep: indexing not measured in this run) | |")
+    else:
+        print_indexing(args, timing, n_staff, n_posts, index_s)
+    print(f"| post segments after merges | {len(segments)} ({', '.join(str(s['docs']) for s in segments[:24])}"
+          f"{' ...' if len(segments) > 24 else ''}) |")
+    for name, mb in sizes.items():
+        print(f"| {name} on disk | {mb:,.0f} MB |")
+    print_latency(args, staff, posts, rps, memory)
+    return 0
+
+
+def reused_timing(n_staff: int, seed: int) -> dict:
+    """The query inputs index_all would return, for an index already built with the same arguments."""
+    rows = staff_rows(n_staff, seed=seed)
+    return {"names": [rows[i]["name"] for i in range(0, len(rows), max(1, len(rows) // 10))][:10],
+            "sites": len({r["site"] for r in rows})}
+
+
+def print_indexing(args, timing: dict, n_staff: int, n_posts: int, index_s: float) -> None:
     print(f"| staff rows into Whoosh (batch {args.batch}) | {timing['staff_s']:.1f} s, "
           f"{n_staff / timing['staff_s']:,.0f} rows/s |")
     print(f"| staff run_end: judge + snapshot build | {timing['snapshot_s']:.1f} s |")
     print(f"| posts into post records (Whoosh) and segments (batch {args.batch}, merges included) | {timing['posts_s']:.1f} s, "
           f"**{n_posts / timing['posts_s']:,.0f} posts/s** |")
-    print(f"| post segments after merges | {len(segments)} ({', '.join(str(s['docs']) for s in segments[:24])}"
-          f"{' ...' if len(segments) > 24 else ''}) |")
-    for name, mb in sizes.items():
-        print(f"| {name} on disk | {mb:,.0f} MB |")
     print(f"| generate / XADD (not indexing) | {timing['gen_s']:.0f} s / {timing['push_s']:.0f} s |")
     print(f"| whole run (generate, push, index) | {index_s / 60:.1f} min |")
+
+
+def print_latency(args, staff: dict, posts: dict, rps: float, memory: list) -> None:
     print()
     print(f"| HTTP, one page of 50 with exact total ({args.workers} gevent workers) "
           "| p50 / p95 / p99 ms |")
@@ -337,8 +374,8 @@ def main(argv=None) -> int:
         print(f"| `{path}` {name}, {n_q} queries x {args.repeat - 1} warm passes | **{fmt(res['warm'])}** |")
         print(f"| `{path}` {name}, server-side took_ms (warm) | {fmt(res['took'])} |")
     print(f"| throughput, 4 concurrent clients, both lists | {rps:,.0f} requests/s |")
-    print(f"| gunicorn workers: resident (private) memory | "
-          f"{', '.join(f'{r:,.0f} MB ({u:,.0f} MB)' for r, u in memory)} |")
+    print(f"| gunicorn workers: resident / private (USS) / anonymous memory | "
+          f"{', '.join(f'{r:,.0f} / {u:,.0f} / {a:,.0f} MB' for r, u, a in memory)} |")
     print()
     for name, res in (("staff", staff), ("posts", posts)):
         worst = sorted(res["slowest"].items(), key=lambda kv: -kv[1])[:6]
@@ -352,7 +389,6 @@ def main(argv=None) -> int:
     common = sorted(posts["totals"].items(), key=lambda kv: -kv[1])[:5]
     print("Largest post totals: " + ", ".join(f"`{q}` {t:,}" for q, t in common))
     print(f"\nMean warm latency: staff {statistics.mean(staff['warm']):.1f} ms, posts {statistics.mean(posts['warm']):.1f} ms")
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ files when holes outnumber live rows.
 from __future__ import annotations
 
 import logging
+import threading
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from pyroaring import BitMap
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 _EMPTY = BitMap()
 KINDS = ("d", "r", "s")
+SCAN_CACHE_WORDS = 512  # long words whose scan a view keeps (views never change: nothing to invalidate)
+SCAN_CACHE_ROWS = 4_000_000  # row ids those scans may hold in all
 
 
 @dataclass(eq=False)
@@ -50,6 +54,9 @@ class GramView:
         self.dept_ends = array("I") if dept_ends is None else dept_ends
         self.ranges: list[Range] = list(ranges)
         self.next_id = next_id
+        self._scans: OrderedDict[str, tuple[BitMap, BitMap, BitMap]] = OrderedDict()
+        self._scan_rows = 0
+        self._scan_lock = threading.Lock()
 
     @property
     def rows(self) -> int:
@@ -118,6 +125,30 @@ class GramView:
                 break
         return result
 
+    def _scan_cached(self, everywhere: BitMap, cand: BitMap, word: str, heads: BitMap) -> tuple[BitMap, BitMap, BitMap]:
+        """`_scan` of at least the candidates `cand` (a subset of `everywhere`, the word's gram
+        candidates): rows outside `cand` may be in the answer, which `evaluate` intersects with the
+        other words' rows anyway. A word's scan over all its gram candidates is kept for the view's
+        lifetime, and taken when the other words narrow little (a narrow set is scanned alone, not kept)."""
+        with self._scan_lock:
+            found = self._scans.get(word)
+            if found is not None:
+                self._scans.move_to_end(word)
+        if found is None:
+            if len(cand) * 4 < len(everywhere):
+                return self._scan(cand, word, heads)
+            found = self._scan(everywhere, word, heads)
+            size = len(found[0])
+            if size <= SCAN_CACHE_ROWS // 4:
+                with self._scan_lock:
+                    if word not in self._scans:
+                        self._scans[word] = found
+                        self._scan_rows += size
+                        while len(self._scans) > SCAN_CACHE_WORDS or self._scan_rows > SCAN_CACHE_ROWS:
+                            _, old = self._scans.popitem(last=False)
+                            self._scan_rows -= len(old[0])
+        return found
+
     def _scan(self, cand: BitMap, word: str, heads: BitMap) -> tuple[BitMap, BitMap, BitMap]:
         """One pass over the candidates of a long word: (rows holding it, rows holding it outside
         the department fields, rows where it starts a word). Hot loop: kept to operators."""
@@ -158,7 +189,8 @@ class GramView:
         for w in words:
             heads = self.grams["s"].get(w[:GRAM], _EMPTY)
             if len(w) > GRAM:
-                held, out, alone[w] = self._scan((dcand[w] | rcand[w]) & cand, w, heads)
+                everywhere = dcand[w] | rcand[w]
+                held, out, alone[w] = self._scan_cached(everywhere, everywhere & cand, w, heads)
             else:  # the grams are exact
                 out = rcand[w] & cand
                 held = (dcand[w] & cand) | out

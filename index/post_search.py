@@ -57,7 +57,7 @@ def _word(word: str) -> _Word:
 
 
 def _word_ids(seg: Segment, w: _Word) -> tuple[np.ndarray, bool]:
-    """(candidates of `w` in the segment, exact): exact for a gram, or for a word of 4-6 units the
+    """(candidates of `w` in the segment, exact): exact for a gram, or for a word of 4..LONG_GRAM units the
     segment keeps as a common long gram; otherwise narrowed by the kept grams inside it, to be checked."""
     if not w.exact and seg.long_keys:
         packed, exact = seg.long_mask(w.units)

@@ -12,7 +12,7 @@ import numpy as np
 
 from index.text import GRAM, SEP
 
-LONG_GRAM = 6
+LONG_GRAM = 10  # common compounds typed without spaces are mostly 4-10 characters (지역경제활성화, 누리집을참고하거나)
 _SHIFT = 21  # bits per character of a gram key (code point + 1 < 2**21)
 _U64 = np.uint64
 

@@ -10,6 +10,7 @@ import pytest
 
 import index.post_search as post_search
 import index.segment as segment
+from index.postings import LONG_GRAM
 from index.post_search import PostSearcher
 from index.post_store import MANIFEST, PostStore, read_manifest
 from index.store import Store
@@ -170,15 +171,16 @@ def test_checked_word_cache_gives_the_same_answers(corpus, monkeypatch):
 
 
 def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tmp_path, monkeypatch):
-    """Large segments keep bitsets of their common 4-6-unit grams: such a word is answered without
-    the substring check, a longer one is narrowed by them; both equal the brute force."""
+    """Large segments keep bitsets of their common grams of 4..LONG_GRAM units: such a word, typed
+    without spaces, is answered without the substring check; a longer one is narrowed by them and
+    checked; all equal the brute force."""
     monkeypatch.setattr(segment, "LONG_MIN_DOCS", 0)
     items = post_items(1200, seed=21) + HANDMADE
     append(redis_client, prefix, items)
     consume(redis_client, prefix, tmp_path, once=True, batch=500)
     posts = {p["id"]: p for p in items}
     searcher = PostSearcher(tmp_path)
-    assert all(len(p.seg.long_keys) == 3 for p in searcher._parts)
+    assert all(len(p.seg.long_keys) == LONG_GRAM - 3 for p in searcher._parts)  # lengths 4..LONG_GRAM
     original, checked = post_search.holding, []
 
     def spy(seg, cand, term):
@@ -188,10 +190,13 @@ def test_common_long_words_are_exact_from_their_bitsets(redis_client, prefix, tm
     monkeypatch.setattr(post_search, "holding", spy)
     monkeypatch.setattr(post_search, "CACHE_MIN_DOCS", 0)
     post_search.CHECKED.clear()
-    for word in ("지역경제", "행정복지센터"):
-        assert searcher.search(word).total == len(truth(posts, word)) > len(posts) / 16
-    assert searcher.search("지역경제활성화").total == len(truth(posts, "지역경제활성화"))
-    assert checked == ["지역경제활성화"] * len(searcher._parts)  # the 4- and 6-character words needed no check
+    longer = "활성화와주민삶의질향상"  # LONG_GRAM + 1 units of a common sentence
+    assert len(longer) == LONG_GRAM + 1
+    for word in ("지역경제", "행정복지센터", "지역경제활성화", "누리집을참고하거나", longer[:LONG_GRAM]):
+        assert searcher.search(word).total == len(truth(posts, word)) > len(posts) / 16, word
+    assert checked == []  # up to LONG_GRAM units: no check
+    assert searcher.search(longer).total == len(truth(posts, longer)) > len(posts) / 16
+    assert checked == [longer] * len(searcher._parts)
     for query in ("지역경제", "관계기관", "행정복지센터", "업무협약", "기본계획 수립", "드론산업", "가나다라", "🚀발사", "🚀",
                   "지역경제활성화", "사회적경제", "한국전력공사", "누리집을참고하거나", "2025년", "세부추진방안",
                   "x\u98ac\ue4b0\u7cb2", "055-211-3456", "누리집을 참고", "지역경제 관계기관"):

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from conf.specs import REGIONS
+import index.gramview as gramview
 from index.cli_search import format_table
 from index.results import Results, mark, segments
 from index.search import PostSearcher, StaffSearcher
@@ -119,6 +120,52 @@ def test_staff_search_equals_brute_force_and_ranks(indexed, query):
     for hit in found.hits:
         for word in query.lower().split():
             assert any(word in fold(hit[f][s:e]) for f, spans in hit["highlights"].items() for s, e in spans)
+
+
+def test_kept_scans_give_the_same_answers_in_any_order(indexed, monkeypatch):
+    """A view keeps the scan of a long word over all its gram candidates: every query answered from
+    a fresh searcher, in reverse order and again (from the kept scans), equals the first answers
+    (ids and order), also with room for two words only."""
+    first = {q: [h["id"] for h in indexed["searcher"].search(q, per_page=100_000).hits] for q in QUERIES}
+    searcher = StaffSearcher(indexed["dir"])
+    for q in list(reversed(QUERIES)) + QUERIES:
+        assert [h["id"] for h in searcher.search(q, per_page=100_000).hits] == first[q], q
+    assert searcher._view._scans, "no scan was kept"
+    monkeypatch.setattr(gramview, "SCAN_CACHE_WORDS", 2)
+    small = StaffSearcher(indexed["dir"])
+    for q in QUERIES:
+        assert [h["id"] for h in small.search(q, per_page=100_000).hits] == first[q], q
+    assert len(small._view._scans) <= 2
+
+
+def test_kept_scans_end_with_their_view(redis_server, tmp_path):
+    """A site's new run makes a new view, without the old view's kept scans: the rows that now hold
+    the word are found. Fails if kept scans outlived the view (the old answer came back)."""
+    client = redis_server.client()
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    word = "시스템운영"
+    try:
+        rows = staff_rows(600, seed=5)
+        sites = sorted({r["site"] for r in rows})
+        append(client, prefix, rows + [run_event(f"{s}-r1", s) for s in sites])
+        consume(client, prefix, tmp_path, once=True)
+        searcher = StaffSearcher(tmp_path)
+        before = searcher.search(word, per_page=100_000)
+        assert {h["id"] for h in before.hits} == truth(rows, word)
+        assert word in searcher._view._scans
+        site = sites[0]
+        changed = [dict(r, run_id=f"{site}-r2", duties=f"{r.get('duties') or ''} {word} 총괄")
+                   for r in rows if r["site"] == site]
+        append(client, prefix, changed + [run_event(f"{site}-r2", site)])
+        consume(client, prefix, tmp_path, once=True)
+        assert searcher.refresh()
+        now = [r for r in rows if r["site"] != site] + changed
+        after = searcher.search(word, per_page=100_000)
+        assert {h["id"] for h in after.hits} == truth(now, word)
+        assert after.total > before.total
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
 
 
 def test_the_data_set_exercises_every_path(indexed):
