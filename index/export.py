@@ -11,9 +11,10 @@ from index.search import StaffSearcher
 def staff_rows(index_dir: str | Path) -> Iterator[dict]:
     """The live directory of every site, in organization order, each row as stored."""
     searcher = StaffSearcher(index_dir)
-    for rng in searcher._view.ranges:
-        for i in range(rng.size):
-            yield rng.part.row(i)
+    view = searcher._view.view
+    for rng in view.ranges:
+        for i in range(rng.base, rng.end):
+            yield view.row(rng, i)
 
 
 def post_rows(index_dir: str | Path) -> Iterator[dict]:

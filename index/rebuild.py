@@ -1,8 +1,9 @@
 """The search caches from the store of record: staff snapshots and post segments written anew from Whoosh.
 
-`nugo index --rebuild` rebuilds both; the writer, at start, rebuilds what is missing or of an older
-format (a deleted snapshot of a live run, a post segment of another version, no post segments
-while records exist). Searchers pick the new files up on their next refresh.
+`nugo index --rebuild` rebuilds both (and the staff view merged from the snapshots); the writer, at
+start, rebuilds what is missing or of an older format (a deleted snapshot of a live run, a staff view
+missing or not of the live snapshots, a post segment of another version, no post segments while
+records exist). Searchers pick the new files up on their next refresh.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from index.records import PostRecords
 from index.runs import run_rows, snapshot_stem
 from index.segment import StaleSegment
 from index.snapshot import MAGIC, write_snapshot
+from index.staff_view import update_view, view_current
 from index.state import LiveState
 from index.store import Store
 
@@ -68,7 +70,9 @@ def rebuild_snapshots(store: Store, state: LiveState, *, only_missing: bool = Fa
         done.snapshots += 1
         done.staff_rows += len(rows)
         progress(f"직원 스냅샷 {site}: {len(rows):,}명 / staff snapshot of {site}: {len(rows):,} rows")
-    if changed or done.snapshots:
+    if changed or done.snapshots or not view_current(store.paths, state):
+        update_view(store.paths, state)
+        progress(f"직원 검색 파일 {state.view} / staff view {state.view}")
         state.save()  # searchers re-read the live map
     return done
 

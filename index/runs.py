@@ -13,6 +13,7 @@ from conf.wire import RunEvent
 from conf.defaults import HEALTHY_RATIO
 
 from index.snapshot import write_snapshot
+from index.staff_view import update_view
 from index.state import LiveState, utc_iso
 from index.store import STAFF, Store
 
@@ -156,7 +157,8 @@ def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy
     state.outcomes[run_id] = "live"
     if old_run:
         state.retired.append(old_run)
-    state.save()  # the switch: searchers now load the new snapshot of this site
+    update_view(store.paths, state)  # every live snapshot, this site's new one included, in one file
+    state.save()  # the switch: searchers now map the new view
     logger.info("site %s: run %s is live with %d rows (was %s)", site, run_id, len(rows), old_run)
     _mirror_flag(client, prefix, site, None)
     purge_retired(store, state)

@@ -9,24 +9,21 @@ at a word start (not buried inside another noun); then rows matched outside the 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from pathlib import Path
 
 from pyroaring import BitMap
 
-from conf.keys import SLUG
-from index.gramview import GramView, Range
+from index.gramview import GramView
 from index.post_search import PostSearcher
 from index.results import Group, Results, organization_key
-from index.snapshot import SitePart
+from index.staff_view import VIEW_NAME, Range, StaffView, StaleView
 from index.state import read_live
 from index.store import IndexPaths
 from index.text import STAFF_SEARCH_FIELDS, clean, find_spans, fold, query_words
 
 logger = logging.getLogger(__name__)
-SLUG_STEM = re.compile(r"[A-Za-z0-9._-]{1,100}")  # snapshot file stems (index.runs.snapshot_stem)
 
 __all__ = ["StaffSearcher", "PostSearcher", "Results"]
 
@@ -38,15 +35,16 @@ def _as_set(value) -> set[str] | None:
 
 
 class StaffSearcher:
-    """Keeps the live snapshots loaded; `refresh()` loads only the sites whose live run changed."""
+    """Maps the staff view the live map names (index.staff_view); `refresh()` swaps in a new one whole."""
 
     def __init__(self, index_dir: str | Path):
         self.paths = IndexPaths(Path(index_dir))
         self._view = GramView()
+        self._view_name = None
         self._generation = None
         self._stamp = None
         self._lock = threading.Lock()
-        self._unreadable: set[tuple[str, str]] = set()
+        self._unreadable: set[str] = set()
         self.refresh()
 
     @property
@@ -59,12 +57,12 @@ class StaffSearcher:
             for attempt in range(5):
                 try:
                     return self._refresh()
-                except FileNotFoundError:  # a snapshot was replaced twice while we read: read again
-                    logger.info("snapshot moved during refresh, retrying (%d)", attempt + 1)
+                except FileNotFoundError:  # the view was replaced twice while we read: read again
+                    logger.info("staff view moved during refresh, retrying (%d)", attempt + 1)
                     self._stamp = None
-            return self._refresh()
+            return self._refresh(final=True)
 
-    def _refresh(self) -> bool:
+    def _refresh(self, final: bool = False) -> bool:
         try:
             st = self.paths.live.stat()
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -73,37 +71,42 @@ class StaffSearcher:
         if stamp == self._stamp and self._generation is not None:
             return False
         live = read_live(self.paths)
-        wanted = {site: (e["run_id"], e["snapshot"], e) for site, e in live.get("sites", {}).items()
-                  if e.get("run_id") and e.get("snapshot") and SLUG.fullmatch(site) and SLUG_STEM.fullmatch(e["snapshot"])}
-        current = {r.part.site: r for r in self._view.ranges}
-        remove = [r for site, r in current.items() if site not in wanted or wanted[site][0] != r.part.run_id]
-        add = []
-        for site, (run_id, stem, entry) in wanted.items():
-            if site in current and current[site].part.run_id == run_id:
-                continue
-            folder = self.paths.site_snapshots(site)
-            meta = {"site": site, "run_id": run_id, "organization": entry.get("organization") or "",
-                    "region": entry.get("region") or "", "org_kind": entry.get("org_kind") or ""}
-            try:
-                add.append(SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta))
-            except (OSError, ValueError) as exc:  # deleted or damaged: the writer rebuilds it at its next start
-                if (site, stem) not in self._unreadable:  # once, not at every refresh
-                    self._unreadable.add((site, stem))
-                    logger.error("snapshot of site %s cannot be read (%s); its previous rows stay, if any "
-                                 "(repair: nugo index --rebuild)", site, exc)
-                remove = [r for r in remove if r.part.site != site]
-                stamp = None  # read the live map again at the next refresh
-        if remove or add:
-            self._view = self._view.changed(remove, add)  # one reference swap
+        name = live.get("view")
+        changed = False
+        if name != self._view_name:
+            if name is None:
+                view = GramView()
+            elif not VIEW_NAME.fullmatch(str(name)):
+                logger.error("live map names an invalid staff view %r; the current view stays", name)
+                view = None
+            else:
+                try:
+                    view = GramView(StaffView(self.paths.views / name, self.paths.site_snapshots))
+                except FileNotFoundError:
+                    if not final and not (self.paths.views / name).exists():
+                        raise  # replaced since we read the live map: refresh() reads it again
+                    self._report_unreadable(name, "it or a snapshot it maps is missing")
+                    view, stamp = None, None  # read the live map again at the next refresh
+                except (StaleView, OSError, ValueError) as exc:  # damaged: the writer writes it anew at its next start
+                    self._report_unreadable(name, exc)
+                    view, stamp = None, None
+            if view is not None:
+                self._view, self._view_name, changed = view, name, True  # one reference swap
         self._generation = live.get("generation", 0)
         self._stamp = stamp
-        return bool(remove or add)
+        return changed
+
+    def _report_unreadable(self, name: str, why) -> None:
+        if name not in self._unreadable:  # once, not at every refresh
+            self._unreadable.add(name)
+            logger.error("staff view %s cannot be read (%s); the current view stays (repair: nugo index --rebuild)",
+                         name, why)
 
     def __len__(self) -> int:
         return self._view.rows
 
     def sites(self) -> list[str]:
-        return [r.part.site for r in self._view.ranges]
+        return [r.site for r in self._view.ranges]
 
     def search(self, query: str, *, region=None, organization=None, page: int = 1, per_page: int = 50) -> Results:
         started = time.perf_counter()
@@ -123,12 +126,11 @@ class StaffSearcher:
                 count = matched.range_cardinality(rng.base, rng.end)
                 if not count:
                     continue
-                part = rng.part
-                region_facet[part.region] = region_facet.get(part.region, 0) + count
-                org_facet[part.organization] = org_facet.get(part.organization, 0) + count
-                if regions is not None and part.region not in regions:
+                region_facet[rng.region] = region_facet.get(rng.region, 0) + count
+                org_facet[rng.organization] = org_facet.get(rng.organization, 0) + count
+                if regions is not None and rng.region not in regions:
                     continue
-                if organizations is not None and part.organization not in organizations:
+                if organizations is not None and rng.organization not in organizations:
                     continue
                 selected.append((rng, count))
             results.total = sum(c for _, c in selected)
@@ -136,13 +138,13 @@ class StaffSearcher:
                 "region": dict(sorted(region_facet.items(), key=lambda kv: organization_key("", kv[0], "province"))),
                 "organization": org_facet,
             }
-            results.hits = _page(tiers, selected, words, (page - 1) * per_page, per_page)
+            results.hits = _page(view.view, tiers, selected, words, (page - 1) * per_page, per_page)
             results.groups = _groups(selected, results.hits)
         results.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return results
 
 
-def _page(tiers, selected: list[tuple[Range, int]], words: list[str], skip: int, need: int) -> list[dict]:
+def _page(view: StaffView, tiers, selected: list[tuple[Range, int]], words: list[str], skip: int, need: int) -> list[dict]:
     """Rows [skip, skip + need) in rank order: tier, then organization order, then crawl order."""
     hits: list[dict] = []
     for tier in sorted(tiers):
@@ -154,7 +156,7 @@ def _page(tiers, selected: list[tuple[Range, int]], words: list[str], skip: int,
                 continue
             first = bm.rank(rng.base - 1) if rng.base else 0
             for i in bm[first + skip:first + min(n, skip + need - len(hits))]:
-                hits.append(_hit(rng.part.row(i - rng.base), words))
+                hits.append(_hit(view.row(rng, i), words))
             skip = 0
             if len(hits) >= need:
                 return hits
@@ -174,10 +176,9 @@ def _hit(row: dict, words: list[str]) -> dict:
 def _groups(selected: list[tuple[Range, int]], hits: list[dict]) -> list[Group]:
     groups: dict[str, Group] = {}
     for rng, count in selected:
-        part = rng.part
-        group = groups.get(part.organization)
+        group = groups.get(rng.organization)
         if group is None:
-            groups[part.organization] = Group(part.organization, part.region, part.org_kind, count)
+            groups[rng.organization] = Group(rng.organization, rng.region, rng.org_kind, count)
         else:
             group.count += count
     for hit in hits:

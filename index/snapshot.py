@@ -1,15 +1,15 @@
 """Immutable per-site staff snapshots: a rows file and a gram-bitmap file, written once, loaded fast.
 
 A snapshot is the live directory of one site. The writer cuts it from the Whoosh staff index when a
-run is found healthy; searchers load it whole and swap it in, so a search sees a site's old rows or
-its new rows, never a mix. Bitmaps are keyed three ways, all over the folded text (`index.text`):
+run is found healthy, then merges every live snapshot into the staff view (index.staff_view) that
+searchers map and swap whole, so a search sees a site's old rows or its new rows, never a mix. The
+view reads each site's rows from its snapshot rows file. Bitmaps are keyed three ways, all over the
+folded text (`index.text`):
 
 - `d`: the one-, two- and three-character grams of the department and team fields;
 - `r`: the same for position, name, phone, duties and e-mail;
 - `s`: the first one, two and three characters at each word start (field start, after a space,
   after punctuation): a query word stands alone in a row when the row has it at a word start.
-
-Searchers merge the snapshots into one id space (`index.gramview`).
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def _split(text: str, lens: array) -> list[str]:
 
 
 class SitePart:
-    """One loaded snapshot: its rows (memory-mapped) and, until a view takes them, its search data."""
+    """One loaded snapshot: its rows (memory-mapped) and its search data, which the staff view merges."""
 
     def __init__(self, rows_path: Path, index_path: Path, meta: dict):
         self.site = meta.get("site", "")
@@ -176,11 +176,6 @@ class SitePart:
     def grams(self, kind: str) -> dict[str, BitMap]:
         """The gram bitmaps of one kind (d, r, s), decoded now: a view merges and drops them."""
         return _decode_grams(self._raw_grams[kind])
-
-    def release_search_data(self) -> None:
-        """Drop what a view has taken (texts, grams); the rows stay readable."""
-        self.texts = self.starts = self.dept_ends = None
-        self._raw_grams = {}
 
     def close(self) -> None:
         if isinstance(self._rows, mmap.mmap):

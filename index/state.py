@@ -28,6 +28,7 @@ class LiveState:
     kept one generation for searchers mid-refresh), organization, region, org_kind, healthy_at,
     flag ({reason, run_id, at} or None), last_run ({run_id, kind, status, rows, ended_at}).
     outcomes[run_id]: "live" | "dropped" | "board". retired: runs whose Whoosh rows must go.
+    view: the staff view file (index.staff_view) of the live snapshots, under staff/views/.
     """
 
     path: Path
@@ -35,6 +36,7 @@ class LiveState:
     sites: dict[str, dict] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
     retired: list[str] = field(default_factory=list)
+    view: str | None = None
 
     @classmethod
     def load(cls, paths: IndexPaths) -> "LiveState":
@@ -43,14 +45,14 @@ class LiveState:
         except FileNotFoundError:
             return cls(paths.live)
         return cls(paths.live, data.get("generation", 0), data.get("sites", {}), data.get("outcomes", {}),
-                   data.get("retired", []))
+                   data.get("retired", []), data.get("view"))
 
     def save(self) -> None:
         self.generation += 1
         while len(self.outcomes) > OUTCOMES_KEPT:
             self.outcomes.pop(next(iter(self.outcomes)))
         data = {"generation": self.generation, "saved_at": utc_iso(), "sites": self.sites,
-                "outcomes": self.outcomes, "retired": self.retired}
+                "outcomes": self.outcomes, "retired": self.retired, "view": self.view}
         write_atomic(self.path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
     def site(self, site: str) -> dict:

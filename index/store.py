@@ -9,6 +9,7 @@
                          `indexer.lock` file the writer holds
       staff/live.json    state: per site the live run, its snapshot, row count, flags, last runs
       staff/snapshots/   cache: per site, immutable rows + gram-bitmap files of live runs (index.snapshot)
+      staff/views/       cache: every live snapshot merged into one file searchers map (index.staff_view)
       posts/             cache: post segments and their manifest (index.post_store)
 
 Searchers read only the caches, which are derived from Whoosh: `nugo index --rebuild` (index.rebuild)
@@ -73,6 +74,10 @@ class IndexPaths:
     @property
     def snapshots(self) -> Path:
         return self.staff / "snapshots"
+
+    @property
+    def views(self) -> Path:
+        return self.staff / "views"
 
     @property
     def posts(self) -> Path:

@@ -14,24 +14,26 @@ def crash_at_commit(batch_number: int):
 
 
 def non_atomic_staff_searcher(index_dir):
-    """A StaffSearcher whose refresh publishes a swap in two steps (the old run's rows out, then the new run's
-    rows in), the bug an atomic swap guards against: a search from another thread in between sees the site
-    missing. Used to show that the swap test can fail."""
+    """A StaffSearcher whose refresh publishes a swap in two steps (first a view without the sites whose
+    run changed, then the new view), the bug an atomic swap guards against: a search from another thread
+    in between sees the site missing. Used to show that the swap test can fail."""
+    import copy
     import time
 
     from index.search import StaffSearcher
 
     class NonAtomic(StaffSearcher):
         def _refresh(self):
-            view = self._view
-            real = view.changed
-
-            def two_steps(remove, add):
-                self._view = real(remove, [])  # the site is gone...
-                time.sleep(0.02)               # ...for a moment
-                return self._view.changed([], add)
-
-            view.changed = two_steps
-            return super()._refresh()
+            old = self._view
+            changed = super()._refresh()
+            if changed:
+                new = self._view
+                runs = {(r.site, r.run_id) for r in new.ranges}
+                half = copy.copy(old)  # the old view without the sites whose run changed...
+                half.ranges = [r for r in old.ranges if (r.site, r.run_id) in runs]
+                self._view = half
+                time.sleep(0.02)       # ...for a moment
+                self._view = new
+            return changed
 
     return NonAtomic(index_dir)

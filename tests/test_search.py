@@ -152,7 +152,7 @@ def test_kept_scans_end_with_their_view(redis_server, tmp_path):
         searcher = StaffSearcher(tmp_path)
         before = searcher.search(word, per_page=100_000)
         assert {h["id"] for h in before.hits} == truth(rows, word)
-        assert word in searcher._view._scans
+        assert ("word", word) in searcher._view._scans
         site = sites[0]
         changed = [dict(r, run_id=f"{site}-r2", duties=f"{r.get('duties') or ''} {word} 총괄")
                    for r in rows if r["site"] == site]
@@ -290,3 +290,38 @@ def test_post_filters_exclusion_and_first_seen(posted):
     assert searcher.search("드론", page=2, per_page=10).hits == everything.hits[10:20]
     hit = everything.hits[0]
     assert all("드론" in fold(hit[f][s:e]) for f, spans in hit["highlights"].items() for s, e in spans)
+
+
+def test_a_hostile_or_damaged_view_keeps_the_current_one(indexed, tmp_path, caplog):
+    """The live map and the view file come from disk: a view name that leaves staff/views/, a view whose
+    header names a snapshot outside its folder, or a truncated view is refused with one error, and
+    the searcher keeps serving the view it has."""
+    import json
+    import shutil
+
+    from index.staff_view import MAGIC
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(indexed["dir"], index_dir)
+    searcher = StaffSearcher(index_dir)
+    total = searcher.search("드론").total
+    assert total > 100
+    live_path = index_dir / "staff" / "live.json"
+    live = json.loads(live_path.read_text(encoding="utf-8"))
+    view_path = index_dir / "staff" / "views" / live["view"]
+    data = view_path.read_bytes()
+    end = data.index(b"\n", len(MAGIC))
+    head = json.loads(data[len(MAGIC):end])
+    head["ranges"][0]["snapshot"] = "../../../../etc/passwd"
+    hostile = "view-" + "0" * 20 + ".bin"
+    (view_path.parent / hostile).write_bytes(MAGIC + json.dumps(head).encode() + data[end:])
+    truncated = "view-" + "1" * 20 + ".bin"
+    (view_path.parent / truncated).write_bytes(data[:len(MAGIC) + 40])
+    for name in ("../../../../tmp/x.bin", hostile, truncated):
+        live["view"] = name
+        live_path.write_text(json.dumps(live), encoding="utf-8")
+        with caplog.at_level("ERROR", logger="index.search"):
+            caplog.clear()
+            searcher.refresh()
+        assert searcher.search("드론").total == total, name
+        assert any("staff view" in r.getMessage() for r in caplog.records), name
