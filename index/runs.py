@@ -51,6 +51,17 @@ def purge_retired(store: Store, state: LiveState) -> None:
     state.save()
 
 
+def write_stale_view(store: Store, state: LiveState) -> bool:
+    """Write the staff view after the swaps `handle_run_event(defer_view=True)` made, and save the
+    live map naming it (the switch searchers see); True when there was one to write."""
+    if not state.view_stale:
+        return False
+    update_view(store.paths, state)
+    state.view_stale = False
+    state.save()
+    return True
+
+
 def _remove_stale_snapshots(store: Store, site: str, keep: set[str]) -> None:
     folder = store.paths.site_snapshots(site)
     for path in folder.glob("*"):
@@ -105,9 +116,10 @@ def judge(event: RunEvent, rows: int, live_rows: int, healthy_ratio: float) -> s
 
 
 def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy_ratio: float = HEALTHY_RATIO,
-                     client=None, prefix: str | None = None) -> str:
+                     client=None, prefix: str | None = None, defer_view: bool = False) -> str:
     """Apply a run event; returns "live", "dropped" (a refused directory run), "board", "flagged" (an
-    unhealthy board run) or "seen" (already handled)."""
+    unhealthy board run) or "seen" (already handled). A directory swap writes the staff view searchers
+    map, or with `defer_view` marks it stale for `write_stale_view` (the writer: once per batch)."""
     run_id, site = event.run_id, event.site
     if run_id in state.outcomes:
         return "seen"
@@ -157,8 +169,11 @@ def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy
     state.outcomes[run_id] = "live"
     if old_run:
         state.retired.append(old_run)
-    update_view(store.paths, state)  # every live snapshot, this site's new one included, in one file
-    state.save()  # the switch: searchers now map the new view
+    if defer_view:
+        state.view_stale = True
+    else:
+        update_view(store.paths, state)  # every live snapshot, this site's new one included, in one file
+    state.save()  # the switch: searchers map the new view (when deferred: once write_stale_view has written it)
     logger.info("site %s: run %s is live with %d rows (was %s)", site, run_id, len(rows), old_run)
     _mirror_flag(client, prefix, site, None)
     purge_retired(store, state)

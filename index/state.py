@@ -37,6 +37,7 @@ class LiveState:
     outcomes: dict[str, str] = field(default_factory=dict)
     retired: list[str] = field(default_factory=list)
     view: str | None = None
+    view_stale: bool = False  # a swap since the view was written (not saved: the writer's start checks the view)
 
     @classmethod
     def load(cls, paths: IndexPaths) -> "LiveState":

@@ -18,7 +18,7 @@ from index.documents import post_doc, staff_doc
 from index.post_store import PostStore
 from index.rebuild import apply_unreflected, open_caches
 from index.records import PostRecords
-from index.runs import handle_run_event, purge_retired
+from index.runs import handle_run_event, purge_retired, write_stale_view
 from index.state import LiveState
 from index.stream import GROUP, Backoff, ensure_group, is_transient, read, trim
 from index.store import STAFF, Store
@@ -130,7 +130,7 @@ class _Batch:
         if isinstance(item, RunEvent):
             self.commit()  # the run's rows must be committed before the run is judged
             outcome = handle_run_event(self.store, self.state, item, healthy_ratio=self.healthy_ratio,
-                                       client=self.client, prefix=self.prefix)
+                                       client=self.client, prefix=self.prefix, defer_view=True)
             self.stats.runs += 1
             self.stats.swapped += outcome == "live"
             self.stats.dropped += outcome in ("dropped", "flagged")
@@ -245,6 +245,7 @@ def consume(client: redis.Redis, prefix: str, index_dir: str | Path, *, batch: i
                     if fields:
                         job.apply(entry_id, fields)
                 job.commit()
+                write_stale_view(store, state)  # one staff view for all the swaps of the batch
                 if on_commit and job.committed_posts:
                     on_commit(job.committed_posts, state.sites)
                 stats.acked += client.xack(stream, GROUP, *ids)

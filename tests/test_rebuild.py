@@ -176,3 +176,36 @@ def test_records_of_the_first_format_are_converted_once(redis_client, prefix, tm
     seen = _post_first_seen(tmp_path, "다")
     assert len(seen) == 25 and all(v.startswith("2020-09-13") for v in seen.values())
     assert not [f for f in (tmp_path / "whoosh").iterdir() if "post_records" in f.name]
+
+
+def test_a_swap_whose_view_was_not_written_is_completed_at_the_next_start(redis_client, prefix, tmp_path):
+    """The writer marks the staff view stale at a swap and writes it after the batch: a crash in
+    between leaves the live map naming the new run but the old view. The next start writes the view
+    of the live snapshots, so the new rows are searched (fails if the start trusted the named view)."""
+    from conf.wire import decode_entry, item_fields
+    from index.runs import handle_run_event
+    from index.state import LiveState
+
+    rows = staff_rows(300, seed=4)
+    site = rows[0]["site"]
+    mine = [r for r in rows if r["site"] == site]
+    append(redis_client, prefix, mine + [run_event(f"{site}-r1", site)])
+    consume(redis_client, prefix, tmp_path, once=True)
+    assert {h["run_id"] for h in StaffSearcher(tmp_path).search("0", per_page=10_000).hits} == {f"{site}-r1"}
+    second = [dict(r, run_id=f"{site}-r2") for r in mine]
+    append(redis_client, prefix, second)
+    consume(redis_client, prefix, tmp_path, once=True)  # the rows are committed; the run end comes now
+    store = Store(tmp_path)
+    state = LiveState.load(store.paths)
+    store.acquire_writer()
+    try:
+        _, event = decode_entry(item_fields(run_event(f"{site}-r2", site)))
+        assert handle_run_event(store, state, event, defer_view=True) == "live"  # ...and the writer dies here
+    finally:
+        store.release_writer()
+    searcher = StaffSearcher(tmp_path)
+    assert {h["run_id"] for h in searcher.search("0", per_page=10_000).hits} == {f"{site}-r1"}  # the old view
+    consume(redis_client, prefix, tmp_path, once=True)  # the next start
+    assert searcher.refresh()
+    found = searcher.search("0", per_page=10_000)
+    assert found.total == len(mine) and {h["run_id"] for h in found.hits} == {f"{site}-r2"}
