@@ -18,8 +18,9 @@ from itertools import repeat
 
 import numpy as np
 
+from index.postings import member
 from index.staff_view import Range, StaffView
-from index.text import GRAM, SEP, word_grams
+from index.text import GRAM, word_grams
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ class GramView:
 
     def _scan(self, cand: BitMap, word: str, heads: BitMap) -> tuple[BitMap, BitMap, BitMap]:
         """One pass over the candidates of a long word: (rows holding it, rows holding it outside
-        the department fields, rows where it starts a word). The first two are byte searches in the
-        mapped UTF-8 texts (a valid UTF-8 word found in valid UTF-8 text starts at a character);
-        only rows where the word may start a word are decoded."""
+        the department fields, rows where it starts a word). All byte searches in the mapped UTF-8
+        texts (a valid UTF-8 word found in valid UTF-8 text starts at a character), a round per
+        occurrence checked against the view's word starts: no text is decoded."""
         view = self.view
         if not cand:
             return BitMap(), BitMap(), BitMap()
@@ -102,22 +103,30 @@ class GramView:
         held = ids[held_mask]
         if not len(held):
             return BitMap(), BitMap(), BitMap()
-        rest = (np.asarray(starts, dtype=np.int64)[held_mask] + view.outside_from[held]).tolist()
-        held_ends = np.asarray(ends, dtype=np.int64)[held_mask].tolist()
-        out = np.fromiter(map(find, repeat(needle, len(held)), rest, held_ends), dtype=np.int64, count=len(held)) >= 0
+        first = at[held_mask]  # the first occurrence (find gives positions in the map)
+        held_ends = np.asarray(ends, dtype=np.int64)[held_mask]
+        rest = np.asarray(starts, dtype=np.int64)[held_mask] + view.outside_from[held]
+        out = first >= rest  # already past the department fields; the others are searched from there
+        inside = np.flatnonzero(~out)
+        if len(inside):
+            out[inside] = np.fromiter(map(find, repeat(needle, len(inside)), rest[inside].tolist(),
+                                          held_ends[inside].tolist()), dtype=np.int64, count=len(inside)) >= 0
         held_bm = _bitmap(held)
+        maybe = member(held, np.frombuffer((held_bm & heads).to_array(), dtype=np.uint32).astype(np.int64))
+        pending, pos, limit = held[maybe], first[maybe], held_ends[maybe]
         alone = []
-        keep_alone = alone.append
-        for i in (held_bm & heads):
-            text = view.text(i)
-            marks = view.marks(i)
-            at = text.find(word)
-            while at >= 0:
-                if at == 0 or text[at - 1] == SEP or not text[at - 1].isalnum() or chr(at) in marks:
-                    keep_alone(i)
-                    break
-                at = text.find(word, at + 1)
-        return held_bm, _bitmap(held[out]), BitMap(alone)
+        while len(pending):  # each round: the next occurrence in the rows where none stood alone yet
+            hit = view.at_word_start(pos)
+            alone.append(pending[hit])
+            pending, pos, limit = pending[~hit], pos[~hit], limit[~hit]
+            if not len(pending):
+                break
+            pos = np.fromiter(map(find, repeat(needle, len(pending)), (pos + 1).tolist(), limit.tolist()),
+                              dtype=np.int64, count=len(pending))
+            more = pos >= 0
+            pending, pos, limit = pending[more], pos[more], limit[more]
+        alone_ids = np.sort(np.concatenate(alone)) if alone else np.zeros(0, dtype=np.int64)
+        return held_bm, _bitmap(held[out]), _bitmap(alone_ids)
 
     def evaluate(self, words: list[str], phrase: str | None) -> dict[tuple[int, int, int], BitMap]:
         """Rows holding every word, split into rank tiers keyed (phrase missing, words buried,

@@ -8,7 +8,8 @@ building its own in memory, and a worker starts without loading anything.
 
 Layout (all blocks 8-byte aligned after a JSON header line):
   texts / text_off      folded searchable text per row (UTF-8), offsets (uint64, rows + 1)
-  starts / start_off    the extra word-start marks per row (index.snapshot), offsets
+  word_starts           every position where a word starts (a field's start, after a space, after
+                        punctuation), as byte offsets into `texts`, ascending (uint64)
   outside_from          byte offset in each text where the fields after the department's begin (uint32)
   row_start / row_end   byte range of each row in its site's snapshot rows file (uint64)
   {d,r,s}_keys          sorted gram keys (index.postings.gram_key) of each kind (uint64)
@@ -34,10 +35,11 @@ from conf.files import private_dir, write_atomic
 from index.postings import gram_key
 from index.results import organization_key
 from index.snapshot import SitePart
+from index.text import SEP
 
 logger = logging.getLogger(__name__)
 
-MAGIC = b"NUGOVIEW1\n"
+MAGIC = b"NUGOVIEW2\n"
 VIEW_NAME = re.compile(r"view-[0-9a-f]{20}\.bin")
 SNAPSHOT_STEM = re.compile(r"[A-Za-z0-9._-]{1,100}")  # snapshot file stems (index.runs.snapshot_stem)
 KINDS = ("d", "r", "s")
@@ -140,11 +142,14 @@ def update_view(paths, state) -> str:
 
 
 def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) -> bytes:
-    texts, starts, outside_from, row_start, row_end = [], [], [], [], []
+    texts, outside_from, row_start, row_end, word_starts = [], [], [], [], []
+    byte_base = 0
     merged = {kind: defaultdict(list) for kind in KINDS}
     for part, base in parts:
         texts.extend(part.texts)
-        starts.extend(part.starts)
+        starts_at, size = _word_starts(part.texts, part.starts)
+        word_starts.append(starts_at + _U64(byte_base))
+        byte_base += size
         outside_from.extend(len(text[:d].encode("utf-8", "surrogatepass")) + 1 if d >= 0 else 0
                             for text, d in zip(part.texts, part.dept_ends))
         offsets = np.asarray(part.offsets, dtype=_U64)
@@ -156,9 +161,9 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
                 target[gram].append(bm.shift(base) if base else bm)
         part.close()
     blocks: list[tuple[str, np.ndarray | bytes]] = []
-    for name, values in (("texts", texts), ("starts", starts)):
-        encoded = [v.encode("utf-8", "surrogatepass") for v in values]
-        blocks += [(name, b"".join(encoded)), (f"{name[:-1]}_off", _offsets(encoded))]
+    encoded = [v.encode("utf-8", "surrogatepass") for v in texts]
+    blocks += [("texts", b"".join(encoded)), ("text_off", _offsets(encoded)),
+               ("word_starts", np.concatenate(word_starts) if word_starts else np.zeros(0, dtype=_U64))]
     blocks += [("outside_from", np.asarray(outside_from, dtype=np.uint32)),
                ("row_start", np.concatenate(row_start) if row_start else np.zeros(0, dtype=_U64)),
                ("row_end", np.concatenate(row_end) if row_end else np.zeros(0, dtype=_U64))]
@@ -182,6 +187,34 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
         raw = data.tobytes() if isinstance(data, np.ndarray) else data
         out += [raw, b"\0" * _pad(len(raw))]
     return b"".join(out)
+
+
+def _word_starts(texts: list[str], marks: list[str]) -> tuple[np.ndarray, int]:
+    """(byte offsets, from the first text's start, of every word start in the texts laid end to end,
+    ascending; their UTF-8 size). A word starts at each text's start, after SEP or a character that
+    is not alphanumeric, and at each mark (index.text.fold_fields: where a space was removed)."""
+    joined = "".join(texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    widths = 1 + (cps >= 0x80).astype(np.int64) + (cps >= 0x800) + (cps >= 0x10000)
+    char_byte = np.zeros(len(cps) + 1, dtype=np.int64)
+    np.cumsum(widths, out=char_byte[1:])
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    base = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lens, out=base[1:])
+    start = np.zeros(len(cps), dtype=bool)
+    if len(cps):
+        uniq, inverse = np.unique(cps, return_inverse=True)
+        alnum = np.fromiter((chr(c).isalnum() for c in uniq.tolist()), dtype=bool, count=len(uniq))[inverse]
+        sep = cps == ord(SEP)
+        start[1:] = (sep[:-1] | ~alnum[:-1]) & ~sep[1:]
+    start[base[:-1][lens > 0]] = True  # each text's first character, whatever comes before it
+    mark_lens = np.fromiter(map(len, marks), dtype=np.int64, count=len(marks))
+    if mark_lens.sum():
+        at = np.frombuffer("".join(marks).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+        row = np.repeat(np.arange(len(marks)), mark_lens)
+        ok = at < lens[row]
+        start[base[row[ok]] + at[ok]] = True
+    return char_byte[np.flatnonzero(start)].astype(_U64), int(char_byte[-1])
 
 
 def _offsets(blobs: list[bytes]) -> np.ndarray:
@@ -252,9 +285,15 @@ class StaffView:
         base = self._base["texts"]
         return self.mm[base + int(self.text_off[i]):base + int(self.text_off[i + 1])].decode("utf-8")
 
-    def marks(self, i: int) -> str:
-        base = self._base["starts"]
-        return self.mm[base + int(self.start_off[i]):base + int(self.start_off[i + 1])].decode("utf-8", "surrogatepass")
+    def at_word_start(self, positions: np.ndarray) -> np.ndarray:
+        """Which absolute byte positions in the map (inside `texts`) are word starts."""
+        starts = self.word_starts
+        if not len(starts) or not len(positions):
+            return np.zeros(len(positions), dtype=bool)
+        rel = (positions - self._base["texts"]).astype(_U64)
+        at = np.searchsorted(starts, rel)
+        at[at >= len(starts)] = 0
+        return starts[at] == rel
 
     def row(self, rng: Range, i: int) -> dict:
         """Row `i` (a view id inside `rng`) as the crawler delivered it."""

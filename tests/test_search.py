@@ -325,3 +325,25 @@ def test_a_hostile_or_damaged_view_keeps_the_current_one(indexed, tmp_path, capl
             searcher.refresh()
         assert searcher.search("드론").total == total, name
         assert any("staff view" in r.getMessage() for r in caplog.records), name
+
+
+def test_view_word_starts_equal_the_snapshot_rule_on_random_text():
+    """The view computes word starts with numpy for all rows at once; they equal, as byte offsets, the
+    per-character rule of index.snapshot (field start, after SEP or a non-alphanumeric character,
+    each mark) on random text of Hangul, Latin, digits, punctuation, SEP, emoji and jamo."""
+    from index.snapshot import _word_starts as rule
+    from index.staff_view import _word_starts
+
+    rng = random.Random(8)
+    alphabet = "가나다라마바사행정과팀ab1Z-·.,()/ \n🚀ㄱㅏ_\u00b7\u3000"
+    for _ in range(300):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) for _ in range(rng.randrange(1, 6))]
+        marks = ["".join(chr(rng.randrange(0, len(t) + 1)) for _ in range(rng.randrange(0, 4))) for t in texts]
+        expected, base = [], 0
+        for text, mark in zip(texts, marks):
+            chars = sorted({p for p in rule(text, mark) if p < len(text)})
+            expected += [base + len(text[:p].encode("utf-8", "surrogatepass")) for p in chars]
+            base += len(text.encode("utf-8", "surrogatepass"))
+        got, size = _word_starts(texts, marks)
+        assert size == base
+        assert [int(x) for x in got] == sorted(set(expected)), (texts, marks)
