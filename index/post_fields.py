@@ -19,25 +19,45 @@ MAX_FIELDS = 4
 _SEP_UNIT = ord(SEP)
 
 
+def field_starts(units: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """(posts, MAX_FIELDS - 1) byte offsets, from each post's text start, where its fields 1..3 begin
+    (after the SEP that ends the field before; an absent field begins at the text's length + 2), for
+    the folded texts `units` (UTF-16 code units, laid end to end at byte offsets `offs`). Written in
+    the segment (`field_starts`) so a reader never scans the texts for them."""
+    offs = offs.astype(np.int64)
+    docs = len(offs) - 1
+    seps = np.flatnonzero(units == _SEP_UNIT).astype(np.int64) * 2  # byte offsets within the texts
+    start, end = offs[:-1], offs[1:]
+    out = np.repeat((end + 2)[:, None], MAX_FIELDS - 1, axis=1)  # absent fields
+    if len(seps):
+        first = np.searchsorted(seps, start)
+        for k in range(1, MAX_FIELDS):
+            at = first + (k - 1)
+            found = np.zeros(docs, dtype=bool)
+            inside = at < len(seps)
+            found[inside] = seps[at[inside]] < end[inside]
+            out[found, k - 1] = seps[at[found]] + 2
+    return (out - start[:, None]).astype(np.uint32)
+
+
 def bounds(seg) -> np.ndarray:
     """(docs, MAX_FIELDS + 1) absolute byte offsets in the segment map: field k of post i spans
-    [b[i, k], b[i, k + 1] - 2) (the SEP after it excluded; an absent field is empty). Cached per segment."""
+    [b[i, k], b[i, k + 1] - 2) (the SEP after it excluded; an absent field is empty). Cached per
+    segment; from the segment's `field_starts` block (segments written before it: the texts are scanned)."""
     cached = getattr(seg, "_field_bounds", None)
     if cached is not None:
         return cached
     offs = seg.text_off.astype(np.int64)
-    units = np.frombuffer(seg.mm, dtype="<u2", count=int(offs[-1]) // 2, offset=seg.text_base)
-    seps = np.flatnonzero(units == _SEP_UNIT).astype(np.int64) * 2  # byte offsets within the texts
+    stored = getattr(seg, "field_starts", None)
+    if stored is not None:
+        rel = stored.reshape(-1, MAX_FIELDS - 1)
+    else:
+        units = np.frombuffer(seg.mm, dtype="<u2", count=int(offs[-1]) // 2, offset=seg.text_base)
+        rel = field_starts(units, offs)
     start, end = offs[:-1], offs[1:]
     out = np.empty((seg.docs, MAX_FIELDS + 1), dtype=np.int64)
     out[:, 0] = start
-    first = np.searchsorted(seps, start)
-    for k in range(1, MAX_FIELDS):
-        at = first + (k - 1)
-        found = np.zeros(seg.docs, dtype=bool)
-        inside = at < len(seps)
-        found[inside] = seps[at[inside]] < end[inside]
-        out[:, k] = np.where(found, seps[np.minimum(at, len(seps) - 1)] + 2, end + 2)
+    out[:, 1:MAX_FIELDS] = rel.astype(np.int64) + start[:, None]
     out[:, MAX_FIELDS] = end + 2
     out += seg.text_base
     seg._field_bounds = out

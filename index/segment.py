@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.post_fields import field_starts
 from index.postings import SEARCHED_FIELDS, unpack_bits, dense_grams, intersect, searched16
 
 MAGIC = b"NUGOPST1\n"
@@ -133,6 +134,7 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
     ids = ids[sparse]
     texts = b"".join(cols.texts)
     text_off = _offsets(cols.texts)
+    starts_of_fields = field_starts(np.frombuffer(texts, dtype="<u2"), text_off)
     if n >= LONG_MIN_DOCS:
         covered = [searched16(t) for t in cols.texts]
         long_grams = dense_grams(b"".join(covered), _offsets(covered), n)
@@ -146,7 +148,7 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
         *((f"cat_{c}", cat_codes[c]) for c in CATS),
         ("id_off", _offsets(ids_b)), ("ids", b"".join(ids_b)),
         ("id_hash", hashes[order]), ("id_perm", order.astype(np.uint32)),
-        ("text_off", text_off), ("texts", texts),
+        ("text_off", text_off), ("texts", texts), ("field_starts", starts_of_fields.reshape(-1)),
         ("row_off", _offsets(cols.rows)), ("rows", b"".join(cols.rows)),
         ("gram_keys", keys.astype(_U64)), ("gram_off", offs.astype(np.uint32)), ("gram_dense", gram_dense),
         ("post_ids", ids.astype(np.uint16)), ("dense", dense.reshape(-1)),

@@ -290,3 +290,26 @@ def test_member_and_intersect_equal_numpy_on_every_path():
             paths.add("a in b" if len(a) * 32 <= len(b) else "b in a" if len(b) * 32 <= len(a) else
                       "mask" if dtype != np.int64 and high <= 1 << 20 else "search")
     assert paths == {"a in b", "b in a", "mask", "search"}
+
+
+def test_field_bounds_from_the_segment_equal_a_scan_of_its_texts(corpus):
+    """Segments store where each post's fields begin (so a fresh process does not scan every text on
+    its first checked word); the stored bounds equal those computed from the texts."""
+    import numpy as np
+    from index import post_fields
+
+    for part in corpus["searcher"]._parts:
+        seg = part.seg
+        assert getattr(seg, "field_starts", None) is not None
+        stored = post_fields.bounds(seg)
+        offs = seg.text_off.astype(np.int64)
+        units = np.frombuffer(seg.mm, dtype="<u2", count=int(offs[-1]) // 2, offset=seg.text_base)
+        scanned = post_fields.field_starts(units, offs)
+        assert (stored[:, 1:post_fields.MAX_FIELDS] - offs[:-1, None] - seg.text_base == scanned).all()
+        for i in range(0, seg.docs, max(1, seg.docs // 50)):  # and they cut the text where SEP does
+            text = seg.raw_text(i).decode("utf-16-le", "surrogatepass")
+            fields = text.split("\n")
+            for k in range(1, post_fields.MAX_FIELDS):
+                begin = int(stored[i, k] - stored[i, 0]) // 2
+                expected = len("\n".join(fields[:k])) + 1 if k < len(fields) else len(text) + 1
+                assert begin == expected, (i, k)
