@@ -113,7 +113,11 @@ def write_view(views_dir: Path, snapshots_dir, sites: dict[str, dict]) -> str:
         base += part.size
     name = view_name([(r["site"], r["run_id"]) for r in ranges])
     private_dir(views_dir)
-    write_atomic(views_dir / name, _encode(ranges, parts, base))  # a searcher holding the old file keeps its map
+    try:
+        write_atomic(views_dir / name, _encode(ranges, parts, base))  # a searcher holding the old file keeps its map
+    finally:
+        for part, _ in parts:
+            part.close()
     _remove_old_views(views_dir, keep=name)
     return name
 
@@ -144,7 +148,6 @@ def update_view(paths, state) -> str:
 def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) -> bytes:
     texts, outside_from, row_start, row_end, word_starts = [], [], [], [], []
     byte_base = 0
-    merged = {kind: defaultdict(list) for kind in KINDS}
     for part, base in parts:
         texts.extend(part.texts)
         starts_at, size = _word_starts(part.texts, part.starts)
@@ -155,11 +158,7 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
         offsets = np.asarray(part.offsets, dtype=_U64)
         row_start.append(offsets[:-1])
         row_end.append(offsets[1:])
-        for kind in KINDS:
-            target = merged[kind]
-            for gram, bm in part.grams(kind).items():
-                target[gram].append(bm.shift(base) if base else bm)
-        part.close()
+        part.texts = part.starts = part.dept_ends = None  # taken; the grams are decoded kind by kind below
     blocks: list[tuple[str, np.ndarray | bytes]] = []
     encoded = [v.encode("utf-8", "surrogatepass") for v in texts]
     blocks += [("texts", b"".join(encoded)), ("text_off", _offsets(encoded)),
@@ -167,11 +166,16 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
     blocks += [("outside_from", np.asarray(outside_from, dtype=np.uint32)),
                ("row_start", np.concatenate(row_start) if row_start else np.zeros(0, dtype=_U64)),
                ("row_end", np.concatenate(row_end) if row_end else np.zeros(0, dtype=_U64))]
-    for kind in KINDS:
-        keyed = sorted((gram_key(gram), gram) for gram in merged[kind])
+    del texts, encoded
+    for kind in KINDS:  # one kind at a time: the writer holds one kind's bitmaps, not all three
+        merged = defaultdict(list)
+        for part, base in parts:
+            for gram, bm in part.grams(kind).items():
+                merged[gram].append(bm.shift(base) if base else bm)
+        keyed = sorted((gram_key(gram), gram) for gram in merged)
         blobs = []
         for _, gram in keyed:
-            bms = merged[kind][gram]
+            bms = merged.pop(gram)
             blobs.append((bms[0] if len(bms) == 1 else BitMap.union(*bms)).serialize())
         blocks += [(f"{kind}_keys", np.fromiter((k for k, _ in keyed), dtype=_U64, count=len(keyed))),
                    (f"{kind}_off", _offsets(blobs)), (f"{kind}_bits", b"".join(blobs))]
