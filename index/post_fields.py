@@ -64,6 +64,19 @@ def bounds(seg) -> np.ndarray:
     return out
 
 
+def bounds_of(seg, ids: np.ndarray) -> np.ndarray:
+    """`bounds(seg)[ids]`, from the stored field starts of only these posts when the segment has them."""
+    stored = getattr(seg, "field_starts", None)
+    if stored is None:
+        return bounds(seg)[ids]
+    start = seg.text_off[ids].astype(np.int64) + seg.text_base
+    out = np.empty((len(ids), MAX_FIELDS + 1), dtype=np.int64)
+    out[:, 0] = start
+    out[:, 1:MAX_FIELDS] = stored.reshape(-1, MAX_FIELDS - 1)[ids].astype(np.int64) + start[:, None]
+    out[:, MAX_FIELDS] = seg.text_off[ids + 1].astype(np.int64) + seg.text_base + 2
+    return out
+
+
 def _ranges(fields: frozenset[int]) -> list[tuple[int, int]]:
     """Runs of consecutive field indexes: [(first, last + 1)], so one search covers title and body at once
     (a term never holds SEP, so no match spans two fields)."""
@@ -88,7 +101,7 @@ def holding(seg, cand: np.ndarray, term: Term) -> np.ndarray:
     if indexes >= {0, 1, 2, 3}:
         return seg.holding(cand, term.text.encode("utf-16-le", "surrogatepass"))
     word16 = term.text.encode("utf-16-le", "surrogatepass")
-    b = bounds(seg)[cand.astype(np.int64)]
+    b = bounds_of(seg, cand.astype(np.int64))
     held = np.zeros(len(cand), dtype=bool)
     for lo, hi in _ranges(indexes):
         held |= seg.find_each(word16, b[:, lo].tolist(), (b[:, hi] - 2).tolist())

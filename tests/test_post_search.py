@@ -302,6 +302,8 @@ def test_field_bounds_from_the_segment_equal_a_scan_of_its_texts(corpus):
         seg = part.seg
         assert getattr(seg, "field_starts", None) is not None
         stored = post_fields.bounds(seg)
+        some = np.arange(0, seg.docs, 7, dtype=np.int64)
+        assert (post_fields.bounds_of(seg, some) == stored[some]).all()
         offs = seg.text_off.astype(np.int64)
         units = np.frombuffer(seg.mm, dtype="<u2", count=int(offs[-1]) // 2, offset=seg.text_base)
         scanned = post_fields.field_starts(units, offs)

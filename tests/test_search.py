@@ -340,8 +340,8 @@ def test_view_word_starts_equal_the_snapshot_rule_on_random_text():
         texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) for _ in range(rng.randrange(1, 6))]
         marks = ["".join(chr(rng.randrange(0, len(t) + 1)) for _ in range(rng.randrange(0, 4))) for t in texts]
         expected, base = [], 0
-        for text, mark in zip(texts, marks):
-            chars = sorted({p for p in rule(text, mark) if p < len(text)})
+        for text, row_marks in zip(texts, marks):
+            chars = sorted({p for p in rule(text, row_marks) if p < len(text)})
             expected += [base + len(text[:p].encode("utf-8", "surrogatepass")) for p in chars]
             base += len(text.encode("utf-8", "surrogatepass"))
         got, size = _word_starts(texts, marks)
