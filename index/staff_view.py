@@ -98,11 +98,13 @@ def write_view(views_dir: Path, snapshots_dir, sites: dict[str, dict]) -> str:
     ranges, parts = [], []
     base = 0
     for site, entry in live_sites(sites):
-        folder = snapshots_dir(site)
-        stem = entry["snapshot"]
-        meta = {"site": site, "run_id": entry["run_id"], "organization": entry.get("organization") or "",
+        stem = str(entry["snapshot"])
+        meta = {"site": site, "run_id": str(entry["run_id"]), "organization": entry.get("organization") or "",
                 "region": entry.get("region") or "", "org_kind": entry.get("org_kind") or ""}
         try:
+            folder = snapshots_dir(site)  # ValueError for a site id that is not a slug
+            if not SNAPSHOT_STEM.fullmatch(stem):
+                raise ValueError(f"invalid snapshot name {stem!r}")
             part = SitePart(folder / f"{stem}.rows", folder / f"{stem}.idx", meta)
         except (OSError, ValueError) as exc:
             logger.error("snapshot of site %s cannot be read (%s); its rows are left out of the search "

@@ -209,3 +209,18 @@ def test_a_swap_whose_view_was_not_written_is_completed_at_the_next_start(redis_
     assert searcher.refresh()
     found = searcher.search("0", per_page=10_000)
     assert found.total == len(mine) and {h["run_id"] for h in found.hits} == {f"{site}-r2"}
+
+
+def test_a_live_map_entry_that_is_not_a_site_or_snapshot_is_left_out_of_the_view(tmp_path, caplog):
+    """The view is built from the live map on disk: a site id or snapshot name that would leave the
+    snapshots folder is left out with one error, and the rest of the view is written."""
+    from index.staff_view import StaffView, write_view
+    from index.store import IndexPaths
+
+    paths = IndexPaths(tmp_path)
+    sites = {"../../etc": {"run_id": "x-r1", "snapshot": "x-r1"},
+             "busan": {"run_id": "busan-r1", "snapshot": "../../../tmp/x"}}
+    with caplog.at_level("ERROR", logger="index.staff_view"):
+        name = write_view(paths.views, paths.site_snapshots, sites)
+    assert len([r for r in caplog.records if "cannot be read" in r.getMessage()]) == 2
+    assert StaffView(paths.views / name, paths.site_snapshots).ranges == []
