@@ -287,10 +287,6 @@ class StaffView:
         base = self._base["texts"]
         return (self.text_off[ids] + _U64(base)).tolist(), (self.text_off[ids + 1] + _U64(base)).tolist()
 
-    def text(self, i: int) -> str:
-        base = self._base["texts"]
-        return self.mm[base + int(self.text_off[i]):base + int(self.text_off[i + 1])].decode("utf-8")
-
     def at_word_start(self, positions: np.ndarray) -> np.ndarray:
         """Which absolute byte positions in the map (inside `texts`) are word starts."""
         starts = self.word_starts
