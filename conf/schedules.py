@@ -96,3 +96,8 @@ def check_schedule(text: str) -> str | None:
 def slot_name(moment: dt.datetime) -> str:
     """The name of a slot in keys and run ids: its Seoul time, 20240501T010000."""
     return moment.astimezone(SEOUL).strftime("%Y%m%dT%H%M%S")
+
+
+def slot_moment(name: str) -> dt.datetime:
+    """The moment a slot name stands for (ValueError when it is not one)."""
+    return dt.datetime.strptime(name, "%Y%m%dT%H%M%S").replace(tzinfo=SEOUL)

@@ -9,7 +9,9 @@
 - **Slots, not ticks.** Every entry fires at the fire times of its schedule (conf.schedules); a scheduler
   acting at a moment sends the entry's latest fire time at or before it — the *slot* — once: the last
   slot sent is kept in Redis (`beat:last`), shared by every scheduler, so a restarted or standby scheduler
-  sends a missed slot late, never twice, never a backlog. The task itself is idempotent per slot
+  sends a missed slot late, never twice. The slots missed within the last CATCH_UP_LOCKS lock lifetimes
+  (a handover: the lock of a failed scheduler expiring) are all sent, oldest first; older ones are not
+  (after a cluster was off for a day, one run per site, not a backlog). The task itself is idempotent per slot
   (crawlers.seed.start_scheduled_run), the second line of defence.
 - **Live configuration.** The entries (one per enabled site, the index writer, housekeeping, each
   official's digest) are rebuilt whenever cluster.yaml, a site file or a subscriptions file changes:
@@ -29,11 +31,14 @@ from celery.beat import Scheduler
 from conf.heartbeat import beat, memory_mb
 from conf.keys import Keys
 from conf.loader import Cluster, load_cluster, site_files
-from conf.schedules import Schedule, parse_schedule, slot_name
+from conf.schedules import Schedule, parse_schedule, slot_moment, slot_name
 from conf.timezone import SEOUL
 from conf.yamlsource import ConfigError, read_yaml
 
 logger = logging.getLogger(__name__)
+
+CATCH_UP_LOCKS = 3  # missed slots this many lock lifetimes old are still sent (a handover), older ones not
+CATCH_UP_SLOTS = 5  # and at most this many per entry
 
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -51,14 +56,33 @@ class Entry:
     args: tuple = ()
     expires: float | None = None  # seconds: a message not taken by then is dropped (the next slot comes)
 
-    def slot(self, now: dt.datetime) -> str:
-        return slot_name(self.schedule.prev(now))
-
 
 @dataclass
 class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+
+def due_slots(schedule: Schedule, last: str | None, now: dt.datetime, catch_up_seconds: float,
+              limit: int = CATCH_UP_SLOTS) -> list[str]:
+    """The slots to send now, oldest first: the latest fire time at or before `now` unless `last` (the
+    last slot sent) is it already, and before it the ones after `last` missed within `catch_up_seconds`
+    (at most `limit` slots in all)."""
+    latest = schedule.prev(now)
+    try:
+        after = slot_moment(last) if last else None
+    except ValueError:
+        after = None
+    if after is not None and after >= latest:
+        return []
+    slots = [latest]
+    horizon = now - dt.timedelta(seconds=catch_up_seconds)
+    while after is not None and len(slots) < limit:
+        earlier = schedule.prev(slots[0] - dt.timedelta(seconds=1))
+        if earlier <= after or earlier < horizon:
+            break
+        slots.insert(0, earlier)
+    return [slot_name(s) for s in slots]
 
 
 def _period(schedule: Schedule, now: dt.datetime) -> float:
@@ -235,13 +259,12 @@ class ClusterScheduler(Scheduler):
         sent = dict(zip((e.name for e in entries), client.hmget(last_key, [e.name for e in entries]))) if entries else {}
         wait = float(self.max_interval)
         for entry in entries:
-            slot = entry.slot(now)
             last = sent.get(entry.name)
             last = last.decode() if isinstance(last, bytes) else last
-            if last is None or last < slot:
+            for slot in due_slots(entry.schedule, last, now, CATCH_UP_LOCKS * self.lock_seconds):
                 options = {"expires": entry.expires} if entry.expires else {}
                 self.app.send_task(entry.task, args=[*entry.args, slot], **options)
-                client.hset(last_key, entry.name, slot)
+                client.hset(last_key, entry.name, slot)  # each one as it goes: never sent twice
                 logger.info("scheduler: sent %s for slot %s", entry.name, slot)
             wait = min(wait, max(0.05, (entry.schedule.next(now) - now).total_seconds()))
         return wait
