@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-
-from pyroaring import BitMap
-
 from array import array
+from collections import OrderedDict
 from itertools import repeat
 
 import numpy as np
+from pyroaring import BitMap
 
 from index.postings import member
 from index.staff_view import Range, StaffView
@@ -94,25 +92,23 @@ class GramView:
         view = self.view
         if not cand:
             return BitMap(), BitMap(), BitMap()
-        ids = np.frombuffer(cand.to_array(), dtype=np.uint32).astype(np.int64)
-        starts, ends = view.text_bounds(ids)
         needle = word.encode("utf-8", "surrogatepass")
         find = view.mm.find
-        at = np.fromiter(map(find, repeat(needle, len(ids)), starts, ends), dtype=np.int64, count=len(ids))
+        ids, starts, ends, at = self._first(cand, needle)
         held_mask = at >= 0
         held = ids[held_mask]
         if not len(held):
             return BitMap(), BitMap(), BitMap()
         first = at[held_mask]  # the first occurrence (find gives positions in the map)
-        held_ends = np.asarray(ends, dtype=np.int64)[held_mask]
-        rest = np.asarray(starts, dtype=np.int64)[held_mask] + view.outside_from[held]
+        held_ends = ends[held_mask]
+        rest = starts[held_mask] + view.outside_from[held]
         out = first >= rest  # already past the department fields; the others are searched from there
         inside = np.flatnonzero(~out)
         if len(inside):
             out[inside] = np.fromiter(map(find, repeat(needle, len(inside)), rest[inside].tolist(),
                                           held_ends[inside].tolist()), dtype=np.int64, count=len(inside)) >= 0
         held_bm = _bitmap(held)
-        maybe = member(held, np.frombuffer((held_bm & heads).to_array(), dtype=np.uint32).astype(np.int64))
+        maybe = member(held, _ids(held_bm & heads))
         pending, pos, limit = held[maybe], first[maybe], held_ends[maybe]
         alone = []
         while len(pending):  # each round: the next occurrence in the rows where none stood alone yet
@@ -185,11 +181,19 @@ class GramView:
         """The candidates whose folded text holds `word`."""
         if not cand:
             return BitMap()
-        ids = np.frombuffer(cand.to_array(), dtype=np.uint32).astype(np.int64)
-        starts, ends = self.view.text_bounds(ids)
-        needle = word.encode("utf-8", "surrogatepass")
-        at = np.fromiter(map(self.view.mm.find, repeat(needle, len(ids)), starts, ends), dtype=np.int64, count=len(ids))
+        ids, _, _, at = self._first(cand, word.encode("utf-8", "surrogatepass"))
         return _bitmap(ids[at >= 0])
+
+    def _first(self, cand: BitMap, needle: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row ids, their texts' start and end in the map, where `needle` first occurs in each or -1)."""
+        ids = _ids(cand)
+        starts, ends = self.view.text_bounds(ids)
+        at = np.fromiter(map(self.view.mm.find, repeat(needle, len(ids)), starts, ends), dtype=np.int64, count=len(ids))
+        return ids, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), at
+
+
+def _ids(rows: BitMap) -> np.ndarray:
+    return np.frombuffer(rows.to_array(), dtype=np.uint32).astype(np.int64)
 
 
 def _bitmap(ids: np.ndarray) -> BitMap:

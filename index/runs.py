@@ -52,8 +52,8 @@ def purge_retired(store: Store, state: LiveState) -> None:
 
 
 def write_stale_view(store: Store, state: LiveState) -> bool:
-    """Write the staff view after the swaps `handle_run_event(defer_view=True)` made, and save the
-    live map naming it (the switch searchers see); True when there was one to write."""
+    """Write the staff view of every live snapshot after the swaps `handle_run_event` made, and save
+    the live map naming it (the switch searchers see); True when there was one to write."""
     if not state.view_stale:
         return False
     update_view(store.paths, state)
@@ -116,10 +116,10 @@ def judge(event: RunEvent, rows: int, live_rows: int, healthy_ratio: float) -> s
 
 
 def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy_ratio: float = HEALTHY_RATIO,
-                     client=None, prefix: str | None = None, defer_view: bool = False) -> str:
+                     client=None, prefix: str | None = None) -> str:
     """Apply a run event; returns "live", "dropped" (a refused directory run), "board", "flagged" (an
-    unhealthy board run) or "seen" (already handled). A directory swap writes the staff view searchers
-    map, or with `defer_view` marks it stale for `write_stale_view` (the writer: once per batch)."""
+    unhealthy board run) or "seen" (already handled). A directory swap marks the staff view stale:
+    `write_stale_view` writes it (the writer: once per batch) and saves the live map naming it."""
     run_id, site = event.run_id, event.site
     if run_id in state.outcomes:
         return "seen"
@@ -169,11 +169,8 @@ def handle_run_event(store: Store, state: LiveState, event: RunEvent, *, healthy
     state.outcomes[run_id] = "live"
     if old_run:
         state.retired.append(old_run)
-    if defer_view:
-        state.view_stale = True
-    else:
-        update_view(store.paths, state)  # every live snapshot, this site's new one included, in one file
-    state.save()  # the switch: searchers map the new view (when deferred: once write_stale_view has written it)
+    state.view_stale = True  # searchers map the new rows once write_stale_view has written the view
+    state.save()
     logger.info("site %s: run %s is live with %d rows (was %s)", site, run_id, len(rows), old_run)
     _mirror_flag(client, prefix, site, None)
     purge_retired(store, state)

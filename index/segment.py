@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import blockfile
 from index.post_fields import field_starts
 from index.postings import SEARCHED_FIELDS, unpack_bits, dense_grams, intersect, searched16
 
@@ -88,16 +89,6 @@ class Columns:
         return len(self.ids)
 
 
-def _pad(n: int) -> int:
-    return (-n) % 8
-
-
-def _offsets(blobs: list[bytes]) -> np.ndarray:
-    out = np.zeros(len(blobs) + 1, dtype=np.uint64)
-    np.cumsum(np.fromiter(map(len, blobs), dtype=np.uint64, count=len(blobs)), out=out[1:])
-    return out
-
-
 def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """Write a segment file (fsync'd); it is unreferenced until the manifest names it."""
     n = len(cols)
@@ -133,11 +124,11 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
     np.cumsum(kept, out=offs[1:])
     ids = ids[sparse]
     texts = b"".join(cols.texts)
-    text_off = _offsets(cols.texts)
+    text_off = blockfile.offsets(cols.texts)
     starts_of_fields = field_starts(np.frombuffer(texts, dtype="<u2"), text_off)
     if n >= LONG_MIN_DOCS:
         covered = [searched16(t) for t in cols.texts]
-        long_grams = dense_grams(b"".join(covered), _offsets(covered), n)
+        long_grams = dense_grams(b"".join(covered), blockfile.offsets(covered), n)
     else:
         long_grams = []
     blocks: list[tuple[str, np.ndarray | bytes]] = [
@@ -146,30 +137,19 @@ def write_segment(path: Path, cols: Columns, postings: tuple[np.ndarray, np.ndar
         ("seq", np.asarray(cols.seq, dtype=np.int64)),
         ("chash", np.asarray(cols.chash, dtype=_U64)),
         *((f"cat_{c}", cat_codes[c]) for c in CATS),
-        ("id_off", _offsets(ids_b)), ("ids", b"".join(ids_b)),
+        ("id_off", blockfile.offsets(ids_b)), ("ids", b"".join(ids_b)),
         ("id_hash", hashes[order]), ("id_perm", order.astype(np.uint32)),
         ("text_off", text_off), ("texts", texts), ("field_starts", starts_of_fields.reshape(-1)),
-        ("row_off", _offsets(cols.rows)), ("rows", b"".join(cols.rows)),
+        ("row_off", blockfile.offsets(cols.rows)), ("rows", b"".join(cols.rows)),
         ("gram_keys", keys.astype(_U64)), ("gram_off", offs.astype(np.uint32)), ("gram_dense", gram_dense),
         ("post_ids", ids.astype(np.uint16)), ("dense", dense.reshape(-1)),
         *((f"long{4 + i}_keys", keys_) for i, (keys_, _) in enumerate(long_grams)),
         *((f"long{4 + i}_bits", bits_.reshape(-1)) for i, (_, bits_) in enumerate(long_grams)),
     ]
-    table, pos = {}, 0
-    for name, data in blocks:
-        size = data.nbytes if isinstance(data, np.ndarray) else len(data)
-        table[name] = [data.dtype.str if isinstance(data, np.ndarray) else "bytes", pos, size]
-        pos += size + _pad(size)
-    head = MAGIC + json.dumps({"docs": n, "cats": cat_values, "long": len(long_grams), "grams_fields": SEARCHED_FIELDS,
-                               "blocks": table},
-                              ensure_ascii=False).encode() + b"\n"
-    head += b"\0" * _pad(len(head))
+    head = {"docs": n, "cats": cat_values, "long": len(long_grams), "grams_fields": SEARCHED_FIELDS}
     with open(path, "wb") as fh:
-        fh.write(head)
-        for _, data in blocks:
-            raw = data.tobytes() if isinstance(data, np.ndarray) else data
-            fh.write(raw)
-            fh.write(b"\0" * _pad(len(raw)))
+        for piece in blockfile.encode(MAGIC, head, blocks):
+            fh.write(piece)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -186,24 +166,18 @@ class Segment:
         self.name = self.path.stem
         with open(self.path, "rb") as fh:
             self.mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        end = self.mm.find(b"\n", len(MAGIC))
-        if self.mm[:len(MAGIC)] != MAGIC or end < 0:
+        found = blockfile.read(self.mm, MAGIC)
+        if found is None:
             raise StaleSegment(f"{path}: not a post segment of this version")
-        head = json.loads(self.mm[len(MAGIC):end])
+        head, arrays, self._base = found
         if head.get("grams_fields") != SEARCHED_FIELDS:  # written before field scopes: grams of every field
             raise StaleSegment(f"{path}: a post segment of an older version (rebuild: nugo index --rebuild)")
-        data = end + 1 + _pad(end + 1)
         self.docs: int = head["docs"]
         self.grams_fields = frozenset(range(SEARCHED_FIELDS))  # the fields (title, body) its grams cover
         self.cats: dict[str, list[str]] = head["cats"]
         self.cat_index = {c: {v: k for k, v in enumerate(vals)} for c, vals in self.cats.items()}
-        self._base: dict[str, int] = {}
-        for name, (dtype, pos, size) in head["blocks"].items():
-            if dtype == "bytes":
-                self._base[name] = data + pos
-            else:
-                dt = np.dtype(dtype)
-                setattr(self, name, np.frombuffer(self.mm, dtype=dt, count=size // dt.itemsize, offset=data + pos))
+        for name, array in arrays.items():
+            setattr(self, name, array)
         self.text_base = self._base["texts"]
         self.row_base = self._base["rows"]
         self.id_base = self._base["ids"]

@@ -6,7 +6,7 @@ read-only: the gram bitmaps stay serialized in the map (a query decodes the few 
 decoded per candidate, so every gunicorn worker shares one copy through the page cache instead of
 building its own in memory, and a worker starts without loading anything.
 
-Layout (all blocks 8-byte aligned after a JSON header line):
+Layout (index.blockfile: a JSON header line, then 8-byte aligned blocks):
   texts / text_off      folded searchable text per row (UTF-8), offsets (uint64, rows + 1)
   word_starts           every position where a word starts (a field's start, after a space, after
                         punctuation), as byte offsets into `texts`, ascending (uint64)
@@ -32,6 +32,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from conf.files import private_dir, write_atomic
+from index import blockfile
 from index.postings import gram_key
 from index.results import organization_key
 from index.snapshot import SitePart
@@ -45,10 +46,6 @@ SNAPSHOT_STEM = re.compile(r"[A-Za-z0-9._-]{1,100}")  # snapshot file stems (ind
 KINDS = ("d", "r", "s")
 VIEWS_KEPT = 3  # view files kept on disk: searchers still on an older one keep their map (unlinked files stay mapped)
 _U64 = np.uint64
-
-
-def _pad(n: int) -> int:
-    return (-n) % 8
 
 
 class StaleView(ValueError):
@@ -163,7 +160,7 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
         part.texts = part.starts = part.dept_ends = None  # taken; the grams are decoded kind by kind below
     blocks: list[tuple[str, np.ndarray | bytes]] = []
     encoded = [v.encode("utf-8", "surrogatepass") for v in texts]
-    blocks += [("texts", b"".join(encoded)), ("text_off", _offsets(encoded)),
+    blocks += [("texts", b"".join(encoded)), ("text_off", blockfile.offsets(encoded)),
                ("word_starts", np.concatenate(word_starts) if word_starts else np.zeros(0, dtype=_U64))]
     blocks += [("outside_from", np.asarray(outside_from, dtype=np.uint32)),
                ("row_start", np.concatenate(row_start) if row_start else np.zeros(0, dtype=_U64)),
@@ -180,19 +177,8 @@ def _encode(ranges: list[dict], parts: list[tuple[SitePart, int]], rows: int) ->
             bms = merged.pop(gram)
             blobs.append((bms[0] if len(bms) == 1 else BitMap.union(*bms)).serialize())
         blocks += [(f"{kind}_keys", np.fromiter((k for k, _ in keyed), dtype=_U64, count=len(keyed))),
-                   (f"{kind}_off", _offsets(blobs)), (f"{kind}_bits", b"".join(blobs))]
-    table, pos = {}, 0
-    for name, data in blocks:
-        size = data.nbytes if isinstance(data, np.ndarray) else len(data)
-        table[name] = [data.dtype.str if isinstance(data, np.ndarray) else "bytes", pos, size]
-        pos += size + _pad(size)
-    head = MAGIC + json.dumps({"rows": rows, "ranges": ranges, "blocks": table}, ensure_ascii=False).encode("utf-8") + b"\n"
-    head += b"\0" * _pad(len(head))
-    out = [head]
-    for _, data in blocks:
-        raw = data.tobytes() if isinstance(data, np.ndarray) else data
-        out += [raw, b"\0" * _pad(len(raw))]
-    return b"".join(out)
+                   (f"{kind}_off", blockfile.offsets(blobs)), (f"{kind}_bits", b"".join(blobs))]
+    return b"".join(blockfile.encode(MAGIC, {"rows": rows, "ranges": ranges}, blocks))
 
 
 def _word_starts(texts: list[str], marks: list[str]) -> tuple[np.ndarray, int]:
@@ -223,12 +209,6 @@ def _word_starts(texts: list[str], marks: list[str]) -> tuple[np.ndarray, int]:
     return char_byte[np.flatnonzero(start)].astype(_U64), int(char_byte[-1])
 
 
-def _offsets(blobs: list[bytes]) -> np.ndarray:
-    out = np.zeros(len(blobs) + 1, dtype=_U64)
-    np.cumsum(np.fromiter(map(len, blobs), dtype=_U64, count=len(blobs)), out=out[1:])
-    return out
-
-
 def _remove_old_views(views_dir: Path, keep: str) -> None:
     old = sorted((p for p in views_dir.glob("view-*.bin") if p.name != keep), key=lambda p: p.stat().st_mtime)
     for path in old[:max(0, len(old) - (VIEWS_KEPT - 1))]:
@@ -242,19 +222,13 @@ class StaffView:
         self.path = Path(path)
         with open(self.path, "rb") as fh:
             self.mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        end = self.mm.find(b"\n", len(MAGIC))
-        if self.mm[:len(MAGIC)] != MAGIC or end < 0:
+        found = blockfile.read(self.mm, MAGIC)
+        if found is None:
             raise StaleView(f"{path}: not a staff view of this version")
-        head = json.loads(self.mm[len(MAGIC):end])
-        data = end + 1 + _pad(end + 1)
+        head, arrays, self._base = found
         self.rows: int = head["rows"]
-        self._base: dict[str, int] = {}
-        for name, (dtype, pos, size) in head["blocks"].items():
-            if dtype == "bytes":
-                self._base[name] = data + pos
-            else:
-                dt = np.dtype(dtype)
-                setattr(self, name, np.frombuffer(self.mm, dtype=dt, count=size // dt.itemsize, offset=data + pos))
+        for name, array in arrays.items():
+            setattr(self, name, array)
         self.ranges: list[Range] = []
         for r in head["ranges"]:
             if not SNAPSHOT_STEM.fullmatch(str(r.get("snapshot"))):

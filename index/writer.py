@@ -130,7 +130,7 @@ class _Batch:
         if isinstance(item, RunEvent):
             self.commit()  # the run's rows must be committed before the run is judged
             outcome = handle_run_event(self.store, self.state, item, healthy_ratio=self.healthy_ratio,
-                                       client=self.client, prefix=self.prefix, defer_view=True)
+                                       client=self.client, prefix=self.prefix)
             self.stats.runs += 1
             self.stats.swapped += outcome == "live"
             self.stats.dropped += outcome in ("dropped", "flagged")

@@ -200,7 +200,7 @@ def test_a_swap_whose_view_was_not_written_is_completed_at_the_next_start(redis_
     store.acquire_writer()
     try:
         _, event = decode_entry(item_fields(run_event(f"{site}-r2", site)))
-        assert handle_run_event(store, state, event, defer_view=True) == "live"  # ...and the writer dies here
+        assert handle_run_event(store, state, event) == "live"  # ...and the writer dies here
     finally:
         store.release_writer()
     searcher = StaffSearcher(tmp_path)
